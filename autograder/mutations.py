@@ -1,0 +1,92 @@
+"""Plausible wrong answers, one list per notebook, that prove each graded test can fail.
+
+`autograder/mutations/<notebook stem>.toml` holds entries like
+
+    [[mutation]]
+    name = "ReLU mask missing in the backward pass"
+    cell = "two_layer_loss"            # grade_id of the solution cell to change
+    replace = "grad_h * (h_pre > 0)"   # text that must occur in that cell
+    with = "grad_h"
+    fails = ["test_two_layer_gradients"]   # grade_ids of tests that must fail
+    visible_passes = false   # true: the release's visible check passes, only hidden tests fail
+    rerun = []               # grade_ids of later cells to re-run after the change
+
+The test suite applies each one in a kernel that ran the solution notebook; the sample
+submission `partly_wrong` is built from some of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass
+
+import nbformat
+
+from autograder.course import MUTATIONS
+
+
+class MutationError(ValueError):
+    """A mutation no longer matches the solution it was written for."""
+
+
+@dataclass(frozen=True)
+class Mutation:
+    notebook: str  # file name, e.g. "01_numpy_gradients.ipynb"
+    name: str
+    cell: str
+    replace: str
+    with_: str
+    fails: tuple[str, ...]
+    visible_passes: bool = False
+    rerun: tuple[str, ...] = ()
+
+    def apply(self, source: str) -> str:
+        """The cell source with this mutation's change made; MutationError if it cannot be."""
+        if self.replace not in source:
+            raise MutationError(
+                f"{self.notebook}: mutation {self.name!r} expects {self.replace!r} in cell "
+                f"{self.cell!r}; update autograder/mutations/ to match the solution"
+            )
+        return source.replace(self.replace, self.with_, 1)
+
+
+def load(notebook: str) -> list[Mutation]:
+    """The mutations of one notebook (file name); an empty list when it has none."""
+    path = MUTATIONS / f"{notebook.removesuffix('.ipynb')}.toml"
+    if not path.exists():
+        return []
+    entries = tomllib.loads(path.read_text())["mutation"]
+    return [
+        Mutation(
+            notebook=notebook,
+            name=entry["name"],
+            cell=entry["cell"],
+            replace=entry["replace"],
+            with_=entry["with"],
+            fails=tuple(entry["fails"]),
+            visible_passes=entry.get("visible_passes", False),
+            rerun=tuple(entry.get("rerun", ())),
+        )
+        for entry in entries
+    ]
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def apply_to_notebook(nb, mutations: list[Mutation]):
+    """A copy of notebook `nb` with each mutation's change made in its cell."""
+    nb = copy.deepcopy(nb)
+    cells = {grade_id(cell): cell for cell in nb.cells if grade_id(cell)}
+    for mutation in mutations:
+        if mutation.cell not in cells:
+            raise MutationError(f"{mutation.notebook}: no cell with grade_id {mutation.cell!r}")
+        cell = cells[mutation.cell]
+        cell.source = mutation.apply(cell.source)
+    return nb
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)

@@ -1,0 +1,67 @@
+"""The sample submissions that `make demo` grades and the tests check.
+
+- complete: the release with every exercise answered as in solutions/;
+- untouched: the release exactly as a student receives it;
+- partly_wrong: complete, with a few of the mutations in autograder/mutations/ applied.
+Their expected scores are written down by hand in data/sample_submissions/expected_scores.csv.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+
+from autograder import mutations
+from autograder.mutations import grade_id
+
+# Which plausible mistakes the partly-wrong student made, per notebook (mutation names).
+PARTLY_WRONG = {
+    "01_numpy_gradients.ipynb": [
+        "ReLU mask missing in the backward pass",
+        "forward difference instead of central difference",
+    ],
+}
+STUDENTS = ("complete", "partly_wrong", "untouched")
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def strip_solution_markers(source: str) -> str:
+    """The source with nbgrader's solution marker lines removed and the answer kept."""
+    lines = source.split("\n")
+    return "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
+
+
+def completed(release_nb, solution_nb):
+    """The release notebook with every solution cell answered as in the solution notebook."""
+    answers = {
+        grade_id(cell): strip_solution_markers(cell.source)
+        for cell in solution_nb.cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        if grade_id(cell) in answers:
+            cell.source = answers[grade_id(cell)]
+    return nb
+
+
+def build_samples(release_dir: Path, solutions_dir: Path, dest: Path) -> None:
+    """Write dest/<student>/<notebook>.ipynb for every sample student."""
+    for release_path in sorted(release_dir.glob("*.ipynb")):
+        name = release_path.name
+        release_nb = mutations.read(release_path)
+        complete = completed(release_nb, mutations.read(solutions_dir / name))
+        chosen = [m for m in mutations.load(name) if m.name in PARTLY_WRONG.get(name, [])]
+        missing = set(PARTLY_WRONG.get(name, [])) - {m.name for m in chosen}
+        if missing:
+            raise mutations.MutationError(f"{name}: unknown mutations {sorted(missing)}")
+        notebooks = {
+            "complete": complete,
+            "partly_wrong": mutations.apply_to_notebook(complete, chosen),
+            "untouched": release_nb,
+        }
+        for student, nb in notebooks.items():
+            (dest / student).mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, dest / student / name)

@@ -1,0 +1,97 @@
+"""Run a notebook's cells one at a time in a live kernel, so that tests can re-run a
+changed cell and a test cell without executing the whole notebook again."""
+
+from __future__ import annotations
+
+import nbformat
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell
+
+from autograder.mutations import grade_id
+
+
+class CellResult:
+    def __init__(self, cell):
+        self.outputs = cell.outputs
+
+    @property
+    def error(self) -> str | None:
+        """'Name: message' of the exception the cell raised, or None."""
+        for out in self.outputs:
+            if out.output_type == "error":
+                return f"{out.ename}: {out.evalue}"
+        return None
+
+    @property
+    def stderr(self) -> str:
+        return "".join(
+            out.text for out in self.outputs if out.output_type == "stream" and out.name == "stderr"
+        )
+
+    @property
+    def stdout(self) -> str:
+        return "".join(
+            out.text for out in self.outputs if out.output_type == "stream" and out.name == "stdout"
+        )
+
+    @property
+    def passed(self) -> bool:
+        """Passed as nbgrader sees it: no exception and nothing written to stderr."""
+        return self.error is None and not self.stderr
+
+
+class NotebookKernel:
+    """A kernel that has executed a notebook top to bottom and can run more code.
+
+    with NotebookKernel(nb, cwd) as kernel:
+        kernel.run_all()
+        kernel.run("print(1)").stdout
+    """
+
+    def __init__(self, nb, cwd, timeout: int = 300):
+        self.nb = nb
+        # The client runs a scratch notebook of its own: nbclient stores each executed cell
+        # at its index in the client's notebook, which must not overwrite `nb`.
+        self._scratch = nbformat.v4.new_notebook(metadata=nb.metadata)
+        self.client = NotebookClient(
+            self._scratch,
+            timeout=timeout,
+            allow_errors=True,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        self._context = None
+
+    def __enter__(self) -> NotebookKernel:
+        self._context = self.client.setup_kernel()
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._context.__exit__(*exc)
+
+    def run(self, source: str) -> CellResult:
+        cell = new_code_cell(source)
+        self._scratch.cells.append(cell)
+        self.client.execute_cell(cell, len(self._scratch.cells) - 1)
+        return CellResult(cell)
+
+    def run_all(self) -> dict[str, CellResult]:
+        """Execute every code cell in order; results of cells with a grade_id, by grade_id."""
+        results = {}
+        for cell in self.nb.cells:
+            if cell.cell_type == "code":
+                result = self.run(cell.source)
+                if grade_id(cell):
+                    results[grade_id(cell)] = result
+        return results
+
+    def source(self, cell_id: str) -> str:
+        for cell in self.nb.cells:
+            if grade_id(cell) == cell_id:
+                return cell.source
+        raise KeyError(cell_id)
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)

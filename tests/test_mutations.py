@@ -1,0 +1,94 @@
+"""Every autograded test can fail: a plausible wrong answer makes it fail, and the correct
+answer makes it pass again. Each solution notebook runs once in a kernel; each mutation
+re-runs only the changed cell and the tests it must fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder import mutations
+from autograder.course import RELEASE, SOLUTIONS, notebook_names
+from autograder.mutations import grade_id
+from notebook_kernel import NotebookKernel, read
+
+pytestmark = pytest.mark.slow
+
+CASES = [(m.notebook, m) for name in notebook_names() for m in mutations.load(name)]
+
+
+def graded_tests(nb) -> list[str]:
+    return [
+        grade_id(c)
+        for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    ]
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    """One executed solution kernel per notebook, started on first use."""
+    started = {}
+
+    def get(name):
+        if name not in started:
+            started[name] = _start(name)
+        return started[name]
+
+    yield get
+    for kernel, _ in started.values():
+        kernel.__exit__(None, None, None)
+
+
+def _start(name):
+    kernel = NotebookKernel(read(SOLUTIONS / name), cwd=SOLUTIONS)
+    kernel.__enter__()
+    results = kernel.run_all()
+    return kernel, results
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_solution_passes_every_test(kernels, name):
+    """Does every autograded test pass on the solution, without writing to stderr?"""
+    _, results = kernels(name)
+    for test in graded_tests(read(SOLUTIONS / name)):
+        result = results[test]
+        assert result.passed, f"{name} {test}: {result.error or result.stderr}"
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_every_autograded_test_has_a_mutation(name):
+    """Is each autograded test cell the target of at least one mutation?"""
+    covered = {t for m in mutations.load(name) for t in m.fails}
+    missing = set(graded_tests(read(SOLUTIONS / name))) - covered
+    assert not missing, f"{name}: no mutation proves these tests can fail: {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("name", "mutation"), CASES, ids=[f"{n}:{m.name}" for n, m in CASES])
+def test_mutation_is_caught(kernels, name, mutation):
+    """Does this plausible wrong answer fail the tests it targets, and only through them?"""
+    kernel, _ = kernels(name)
+    release = read(RELEASE / name)
+    original = kernel.source(mutation.cell)
+    reruns = [kernel.source(cell) for cell in mutation.rerun]
+    try:
+        mutated = kernel.run(mutation.apply(original))
+        assert mutated.error is None, f"the mutated cell itself fails: {mutated.error}"
+        for source in reruns:
+            kernel.run(source)
+        for test in mutation.fails:
+            result = kernel.run(kernel.source(test))
+            assert not result.passed, f"{test} passed with mutation {mutation.name!r}"
+            if mutation.visible_passes:
+                visible = next(c.source for c in release.cells if grade_id(c) == test)
+                shown = kernel.run(visible)
+                assert shown.passed, (
+                    f"expected the release's visible check of {test} to pass (only hidden "
+                    f"tests catch this mutation), got: {shown.error}"
+                )
+    finally:
+        kernel.run(original)
+        for source in reruns:
+            kernel.run(source)
+    for test in mutation.fails:
+        restored = kernel.run(kernel.source(test))
+        assert restored.passed, f"{test} still fails after restoring the solution"
