@@ -1,0 +1,78 @@
+"""cs231n_utils.seeding and cs231n_utils.timing."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from cs231n_utils import seeding, timing
+
+
+def draw():
+    import tensorflow as tf
+
+    return (
+        random.random(),
+        np.random.rand(),
+        torch.rand(1).item(),
+        float(tf.random.uniform([])),
+    )
+
+
+def test_one_call_seeds_every_generator():
+    """Does seed_everything make Python, NumPy, PyTorch and TensorFlow repeat themselves,
+    and a different seed change them all?"""
+    seeded = seeding.seed_everything(7, frameworks=("torch", "tensorflow"))
+    first = draw()
+    seeding.seed_everything(7, frameworks=("torch", "tensorflow"))
+    assert draw() == first
+    seeding.seed_everything(8, frameworks=("torch", "tensorflow"))
+    assert all(a != b for a, b in zip(draw(), first, strict=True))
+    assert seeded == ["python", "numpy", "torch", "tensorflow"]
+
+
+def test_default_seeds_only_imported_frameworks():
+    """In a NumPy-only process, does the default leave torch and TensorFlow unimported?"""
+    code = (
+        "import sys; from cs231n_utils.seeding import seed_everything; "
+        "print(seed_everything(0)); print('torch' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.split("\n")[:2] == ["['python', 'numpy']", "False False"]
+
+
+def test_unknown_framework_is_refused():
+    with pytest.raises(ValueError, match="unknown framework"):
+        seeding.seed_everything(0, frameworks=("jax",))
+
+
+def test_timer_measures_a_sleep():
+    """Does Timer measure a 50 ms sleep as 50 ms (+ a little)?"""
+    with timing.Timer() as t:
+        time.sleep(0.05)
+    assert 0.05 <= t.seconds < 0.5
+
+
+def test_timer_synchronizes_cuda_at_both_ends(monkeypatch):
+    """With CUDA in use (simulated), is the device synchronized before each clock read?"""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: calls.append(time.perf_counter()))
+    with timing.Timer() as t:
+        time.sleep(0.01)
+    assert len(calls) == 2 and t.seconds >= 0.01
+
+
+def test_time_function_reports_median_of_repeats():
+    """Are warm-up runs left out and the median taken over the timed ones?"""
+    runs = []
+    result = timing.time_function(lambda: runs.append(1), repeat=5, warmup=2)
+    assert len(runs) == 7 and len(result.runs) == 5
+    assert result.median == sorted(result.runs)[2] and result.best == min(result.runs)
