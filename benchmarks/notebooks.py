@@ -1,0 +1,63 @@
+"""How long each solution notebook takes to execute, and what `import cs231n_utils` costs.
+
+    .venv/bin/python benchmarks/notebooks.py [--repeat 3] [NOTEBOOK ...]
+
+Each notebook runs top to bottom in a fresh kernel, as a student's "Run All" or the grader
+does (kernel start included); the median of the runs is reported, since this machine is
+shared and single runs are noisy. Targets: each notebook under 60 s (notebook 01 under 20 s),
+the import under 0.1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from autograder.course import SOLUTIONS, notebook_names  # noqa: E402
+
+IMPORT = "import time; t = time.perf_counter(); import cs231n_utils; print(time.perf_counter() - t)"
+
+
+def execute_seconds(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("notebooks", nargs="*", default=notebook_names())
+    args = parser.parse_args()
+
+    imports = [
+        float(subprocess.run([sys.executable, "-c", IMPORT], capture_output=True, text=True).stdout)
+        for _ in range(max(5, args.repeat))
+    ]
+    print(
+        f"import cs231n_utils: median {statistics.median(imports) * 1e3:.1f} ms "
+        f"over {len(imports)} runs"
+    )
+    total = 0.0
+    for name in args.notebooks:
+        runs = [execute_seconds(SOLUTIONS / name) for _ in range(args.repeat)]
+        median = statistics.median(runs)
+        total += median
+        shown = ", ".join(f"{r:.1f}" for r in runs)
+        print(f"{name:<32} median {median:6.1f} s  (runs: {shown})")
+    print(f"{'whole sequence':<32} {total:6.1f} s (sum of medians)")
+
+
+if __name__ == "__main__":
+    main()
