@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import os
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -144,13 +146,24 @@ def format_table(rows: list[Score]) -> str:
     return "\n".join(lines)
 
 
-def grade(submissions: Path, out: Path) -> list[Score]:
+def grade(submissions: Path, out: Path, workers: int | None = None) -> list[Score]:
     """Autograde every student in `submissions` into course folder `out`; return the scores."""
     prepare_course(out)
     students = collect(submissions, out)
     if not students:
         raise SystemExit(f"no student folders in {submissions}")
-    run_nbgrader(out, "autograde", ASSIGNMENT, "--force")
+    # One nbgrader process per student, `workers` at a time: nbgrader grades notebooks one
+    # after another, and students are independent. They share the SQLite gradebook, whose
+    # writes are short and wait for each other's locks.
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        list(
+            pool.map(
+                lambda student: run_nbgrader(
+                    out, "autograde", ASSIGNMENT, "--force", "--student", student
+                ),
+                students,
+            )
+        )
     rows = read_scores(out)
     write_scores(rows, out / "scores.csv")
     return rows
@@ -184,10 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
+        "--workers", type=int, help="students graded at once (default: the number of cores)"
+    )
+    parser.add_argument(
         "--expect", type=Path, help="a CSV of expected scores; exit 1 if any score differs"
     )
     args = parser.parse_args(argv)
-    rows = grade(args.submissions.resolve(), args.out.resolve())
+    rows = grade(args.submissions.resolve(), args.out.resolve(), args.workers)
     print(format_table(rows))
     print(f"\nscores: {args.out / 'scores.csv'}; gradebook: {args.out / 'gradebook.db'}")
     if args.expect:

@@ -18,10 +18,17 @@ from autograder.mutations import grade_id
 
 # Which plausible mistakes the partly-wrong student made, per notebook (mutation names).
 PARTLY_WRONG = {
+    "00_hardware.ipynb": ["seconds treated as milliseconds"],
     "01_numpy_gradients.ipynb": [
         "ReLU mask missing in the backward pass",
         "forward difference instead of central difference",
     ],
+    "02_tf_static_graphs.ipynb": ["weights fed as placeholders every step and updated in NumPy"],
+    "03_keras.ipynb": ["number of epochs hard-coded"],
+    "04_pytorch_autograd.ipynb": ["gradients not reset between steps (they accumulate)"],
+    "05_pytorch_nn_optim.ipynb": ["branches added instead of multiplied"],
+    "06_data_loading.ipynb": ["generator re-seeded every epoch (same order each epoch)"],
+    "07_static_vs_dynamic.ipynb": ["RNN state not reset between sequences"],
 }
 STUDENTS = ("complete", "partly_wrong", "untouched")
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")

@@ -12,7 +12,7 @@ import pytest
 from autograder import grade
 from autograder.course import SAMPLES, notebook_names
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
 
 @pytest.fixture(scope="module")

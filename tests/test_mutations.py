@@ -13,7 +13,13 @@ from notebook_kernel import NotebookKernel, read
 
 pytestmark = pytest.mark.slow
 
-CASES = [(m.notebook, m) for name in notebook_names() for m in mutations.load(name)]
+# Each notebook's tests share one kernel: under `pytest -n`, keep them on one worker.
+CASES = [
+    pytest.param(name, m, id=f"{name}:{m.name}", marks=pytest.mark.xdist_group(name))
+    for name in notebook_names()
+    for m in mutations.load(name)
+]
+NOTEBOOKS = [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in notebook_names()]
 
 
 def graded_tests(nb) -> list[str]:
@@ -46,7 +52,7 @@ def _start(name):
     return kernel, results
 
 
-@pytest.mark.parametrize("name", notebook_names())
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_solution_passes_every_test(kernels, name):
     """Does every autograded test pass on the solution, without writing to stderr?"""
     _, results = kernels(name)
@@ -63,7 +69,7 @@ def test_every_autograded_test_has_a_mutation(name):
     assert not missing, f"{name}: no mutation proves these tests can fail: {sorted(missing)}"
 
 
-@pytest.mark.parametrize(("name", "mutation"), CASES, ids=[f"{n}:{m.name}" for n, m in CASES])
+@pytest.mark.parametrize(("name", "mutation"), CASES)
 def test_mutation_is_caught(kernels, name, mutation):
     """Does this plausible wrong answer fail the tests it targets, and only through them?"""
     kernel, _ = kernels(name)
