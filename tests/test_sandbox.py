@@ -1,0 +1,102 @@
+"""The sandbox probe: it tries each kind of isolation for real, and says plainly what is
+missing (simulated here with stand-in bwrap programs and cgroup folders)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from autograder import sandbox
+
+HAVE_ROOT_AND_BWRAP = os.geteuid() == 0 and shutil.which("bwrap") is not None
+
+
+@pytest.mark.skipif(
+    not HAVE_ROOT_AND_BWRAP, reason="needs root and bubblewrap (.ci/run installs it)"
+)
+def test_this_machine_offers_full_isolation():
+    """On a CI machine (root, bubblewrap installed, cgroup v1), is every capability found?"""
+    capabilities = sandbox.probe()
+    assert sandbox.missing(capabilities) == [], sandbox.report(capabilities)
+    assert sandbox.main() == 0
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
+def test_sandbox_is_read_only_private_and_offline():
+    """Inside the sandbox: is the host read-only, /tmp private, and a server listening on the
+    host's loopback out of reach (while the same connection works outside)?"""
+    marker = f"/tmp/cs231n-sandbox-{os.getpid()}"
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        connect = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)"
+        outside = subprocess.run(["python3", "-c", connect], capture_output=True, timeout=30)
+        script = (
+            f"touch {marker}; touch /etc/cs231n-probe 2>/dev/null && echo WROTE-ETC; "
+            f'python3 -c "{connect}" 2>/dev/null && echo REACHED-HOST; echo done'
+        )
+        result = subprocess.run(
+            sandbox.bwrap_command(["sh", "-c", script]), capture_output=True, text=True, timeout=60
+        )
+    assert outside.returncode == 0
+    assert result.stdout.split() == ["done"], result.stdout + result.stderr
+    assert not os.path.exists(marker)  # the sandbox's /tmp was its own
+
+
+def fake_bwrap(tmp_path, monkeypatch, body: str):
+    program = tmp_path / "bwrap"
+    program.write_text("#!/bin/sh\n" + body + "\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_missing_bubblewrap_is_reported_with_the_fix(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    bwrap, network = sandbox.probe_bubblewrap()
+    assert not bwrap.available and "apt-get install bubblewrap" in bwrap.detail
+    assert not network.available
+
+
+def test_blocked_user_namespaces_mention_apparmor(tmp_path, monkeypatch):
+    """A bwrap that cannot set up its namespaces (Ubuntu 24.04's AppArmor): is that said?"""
+    fake_bwrap(
+        tmp_path, monkeypatch, 'echo "bwrap: setting up uid map: Permission denied" >&2; exit 1'
+    )
+    bwrap, _ = sandbox.probe_bubblewrap()
+    assert not bwrap.available and "AppArmor" in bwrap.detail and "uid map" in bwrap.detail
+
+
+def test_a_sandbox_that_still_sees_the_network_is_not_isolated(tmp_path, monkeypatch):
+    table = "Inter-|\\n face |\\n    lo: 0\\n  eth0: 0\\n"
+    fake_bwrap(tmp_path, monkeypatch, f'[ "$1" = --version ] && echo fake || printf "{table}"')
+    bwrap, network = sandbox.probe_bubblewrap()
+    assert bwrap.available and not network.available and "eth0" in network.detail
+
+
+def test_cgroup_controllers_that_are_missing_or_v2_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "CGROUP_V1", tmp_path)
+    gone = sandbox.probe_cgroup("memory", "memory.limit_in_bytes", "1", "memory cap")
+    assert not gone.available and "not mounted" in gone.detail
+    (tmp_path / "cgroup.controllers").write_text("cpu io memory pids")
+    v2 = sandbox.probe_cgroup("pids", "pids.max", "1", "process cap")
+    assert not v2.available and "cgroup v2 only" in v2.detail
+
+
+def test_without_root_uids_are_not_separate(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert not sandbox.probe_uids().available
+
+
+def test_report_says_grading_would_not_be_isolated():
+    capabilities = [
+        sandbox.Capability("bubblewrap", False, "not installed"),
+        sandbox.Capability("no network", False, "needs bubblewrap"),
+        sandbox.Capability("memory cap", True, "ok"),
+        sandbox.Capability("process cap", True, "ok"),
+        sandbox.Capability("separate uids", True, "ok"),
+    ]
+    text = sandbox.report(capabilities)
+    assert "[NO] bubblewrap" in text and "NOT be isolated (missing: bubblewrap, no network)" in text
