@@ -33,12 +33,25 @@ class Capability:
         return f"[{'ok' if self.available else 'NO'}] {self.name:<14} {self.detail}"
 
 
-def bwrap_command(inner: list[str], bwrap: str = "bwrap") -> list[str]:
-    """A bubblewrap command line that runs `inner` with every namespace unshared (no network),
-    the host's files read-only, a private /tmp, and nothing left when the parent dies."""
+def bwrap_command(inner: list[str], bwrap: str = "bwrap", user_namespace: bool = True) -> list[str]:
+    """A bubblewrap command line that runs `inner` with the IPC, PID, network and UTS
+    namespaces unshared (no network), the host's files read-only, a private /tmp, and nothing
+    left when the parent dies. `user_namespace=False` is for root, who then drops to an
+    unprivileged uid inside the sandbox (a user namespace would map no other uid)."""
+    unshare = (
+        ["--unshare-all"]
+        if user_namespace
+        else [
+            "--unshare-ipc",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]
+    )
     return [
         bwrap,
-        "--unshare-all",
+        *unshare,
         "--die-with-parent",
         "--new-session",
         "--ro-bind", "/", "/",

@@ -1,0 +1,136 @@
+"""A student kernel in the sandbox: real code, real limits. Whatever the cell does, the
+grader gets a status back, the kernel comes back for the next cell, and nothing survives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from autograder.course import REPO_ROOT
+from autograder.kernel import Limits, SandboxedKernel
+
+pytestmark = pytest.mark.skipif(
+    sandbox.missing(sandbox.probe()) != [],
+    reason="needs root, bubblewrap and cgroup v1 (.ci/run installs bubblewrap)",
+)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    limits = Limits(memory_bytes=1 * 2**30, processes=64, cell_timeout_s=5)
+    with SandboxedKernel("test", worker=1, limits=limits) as k:
+        yield k
+
+
+def test_runs_as_its_own_user_and_finds_the_course_data(kernel):
+    out = kernel.run(
+        "import os\nfrom cs231n_utils.datasets import load_digits\n"
+        "print(os.getuid(), load_digits()[0].shape)"
+    )
+    assert out.status == "ok" and out.stdout.split() == [
+        str(sandbox.FIRST_SANDBOX_UID + 1),
+        "(1797,",
+        "8,",
+        "8)",
+    ]
+
+
+def test_sees_no_solutions_gradebook_or_home(kernel):
+    """Are solutions/ and the autograder invisible, /root empty but for the interpreter, and
+    the course's data read-only?"""
+    repo, data = str(REPO_ROOT), str(REPO_ROOT / "data")
+    out = kernel.run(
+        "import os\n"
+        f"print(sorted(os.listdir({repo!r})))\n"
+        "print(sorted(os.listdir('/root')))\n"
+        f"try:\n    open({data!r} + '/x', 'w')\nexcept OSError as e:\n    print(type(e).__name__)"
+    )
+    assert out.status == "ok", out
+    visible, home, write = out.stdout.splitlines()
+    assert "solutions" not in visible and "autograder" not in visible and "data" in visible
+    interpreter = Path(sys.base_prefix).parts
+    allowed = [interpreter[2]] if interpreter[:2] == ("/", "root") else []
+    assert home == str(allowed) and write == "OSError"
+
+
+def test_cannot_reach_the_hosts_loopback(kernel):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        out = kernel.run(
+            "import socket\ntry:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('REACHED')\n"
+            "except OSError as e:\n    print('blocked')"
+        )
+    assert out.stdout.strip() == "blocked"
+
+
+def test_a_loop_that_ignores_sigint_times_out_and_the_kernel_comes_back(kernel):
+    out = kernel.run(
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass"
+    )
+    assert out.status == "timeout"
+    assert kernel.run("print('back')").stdout == "back\n"
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["x = bytearray(30 * 2**30)", "chunks = []\nwhile True: chunks.append(bytearray(2**27))"],
+    ids=["at-once", "in-steps"],
+)
+def test_memory_blow_up_is_reported_as_memory(kernel, code):
+    out = kernel.run(code, timeout=60)
+    assert out.status in ("memory", "error"), out
+    if out.status == "error":  # a single 30 GB request fails inside Python instead
+        assert "MemoryError" in out.error
+    assert kernel.run("print('back')").stdout == "back\n"
+
+
+def test_os_exit_is_reported_as_died(kernel):
+    assert kernel.run("import os\nos._exit(3)").status == "died"
+    assert kernel.run("print(1)").status == "ok"
+
+
+def test_process_cap_stops_a_fork_bomb(kernel):
+    out = kernel.run(
+        "import subprocess\nprocs = []\n"
+        "try:\n    for _ in range(500):\n"
+        "        procs.append(subprocess.Popen(['sleep', '30']))\n"
+        "except OSError as e:\n    print('stopped at', len(procs))\n"
+        "for p in procs: p.kill()",
+        timeout=60,
+    )
+    assert out.status == "ok" and out.stdout.startswith("stopped at"), out
+    assert int(out.stdout.split()[-1]) < 64
+
+
+def test_stderr_is_kept_apart_from_the_verdict(kernel):
+    out = kernel.run("import sys\nprint('warning', file=sys.stderr)\nprint(42)")
+    assert (out.status, out.stdout, out.stderr) == ("ok", "42\n", "warning\n")
+
+
+def test_nothing_survives_the_kernel():
+    """Does a double-forked daemon die with its kernel?"""
+    tag = f"cs231n-daemon-{uuid.uuid4().hex[:8]}"
+    with SandboxedKernel("daemon", worker=2) as k:
+        out = k.run(
+            "import subprocess, sys, time\n"
+            "sleeper = [sys.executable, '-c', 'import time; time.sleep(600)', "
+            f"'{tag}']\n"
+            "subprocess.run(['sh', '-c', '(setsid \"$@\" &); exit 0', 'sh', *sleeper])\n"
+            "time.sleep(1)\nprint('spawned')"
+        )
+        assert out.stdout == "spawned\n"
+        alive = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True)
+        assert alive.stdout.strip(), "the daemon should be running while the kernel is"
+    gone = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True)
+    assert gone.stdout.strip() == ""
+    assert shutil.which("pgrep")
+    assert not any(p.name.startswith("cs231n-daemon") for p in os.scandir("/tmp"))
