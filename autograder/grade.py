@@ -20,11 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder import mutations
 from autograder.config import write_config_file
 from autograder.course import ASSIGNMENT, SOLUTIONS, notebook_names
-from autograder.mutations import grade_id
 from autograder.nbgrader_cli import run_nbgrader
+from autograder.notebooks import grade_id, read
 
 SCORE_COLUMNS = ("student_id", "notebook", "question", "points", "max_points", "graded_by")
 
@@ -98,7 +97,7 @@ def cell_position(score: Score) -> int:
 
 @functools.cache
 def _cell_positions(notebook: str) -> dict[str, int]:
-    nb = mutations.read(SOLUTIONS / f"{notebook}.ipynb")
+    nb = read(SOLUTIONS / f"{notebook}.ipynb")
     return {grade_id(cell): i for i, cell in enumerate(nb.cells) if grade_id(cell)}
 
 

@@ -21,9 +21,8 @@ import copy
 import tomllib
 from dataclasses import dataclass
 
-import nbformat
-
 from autograder.course import MUTATIONS
+from autograder.notebooks import grade_id
 
 
 class MutationError(ValueError):
@@ -72,10 +71,6 @@ def load(notebook: str) -> list[Mutation]:
     ]
 
 
-def grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def apply_to_notebook(nb, mutations: list[Mutation]):
     """A copy of notebook `nb` with each mutation's change made in its cell."""
     nb = copy.deepcopy(nb)
@@ -86,7 +81,3 @@ def apply_to_notebook(nb, mutations: list[Mutation]):
         cell = cells[mutation.cell]
         cell.source = mutation.apply(cell.source)
     return nb
-
-
-def read(path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)

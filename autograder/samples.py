@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import mutations
-from autograder.mutations import grade_id
+from autograder.notebooks import grade_id, read
 
 # Which plausible mistakes the partly-wrong student made, per notebook (mutation names).
 PARTLY_WRONG = {
@@ -58,8 +58,8 @@ def build_samples(release_dir: Path, solutions_dir: Path, dest: Path) -> None:
     """Write dest/<student>/<notebook>.ipynb for every sample student."""
     for release_path in sorted(release_dir.glob("*.ipynb")):
         name = release_path.name
-        release_nb = mutations.read(release_path)
-        complete = completed(release_nb, mutations.read(solutions_dir / name))
+        release_nb = read(release_path)
+        complete = completed(release_nb, read(solutions_dir / name))
         chosen = [m for m in mutations.load(name) if m.name in PARTLY_WRONG.get(name, [])]
         missing = set(PARTLY_WRONG.get(name, [])) - {m.name for m in chosen}
         if missing:

@@ -7,7 +7,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from autograder.mutations import grade_id
+from autograder.notebooks import grade_id
 
 
 class CellResult:
@@ -91,7 +91,3 @@ class NotebookKernel:
             if grade_id(cell) == cell_id:
                 return cell.source
         raise KeyError(cell_id)
-
-
-def read(path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)

@@ -8,8 +8,8 @@ import pytest
 
 from autograder import mutations
 from autograder.course import RELEASE, SOLUTIONS, notebook_names
-from autograder.mutations import grade_id
-from notebook_kernel import NotebookKernel, read
+from autograder.notebooks import grade_id, read
+from notebook_kernel import NotebookKernel
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,7 @@ import pytest
 
 from autograder import leaks, release
 from autograder.course import RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS, notebook_names
-from autograder.mutations import grade_id
-from notebook_kernel import read
+from autograder.notebooks import grade_id, read
 
 ALL_NOTEBOOKS = sorted(
     p
