@@ -3,9 +3,14 @@
 The kernel runs inside bubblewrap with no network (it talks to the grader over Unix sockets in
 its scratch folder, Jupyter's `ipc` transport, since a network namespace has no route to the
 host's loopback), sees the system read-only, the course's helper package and data read-only,
-and nothing else of the repository or the grading folder. It runs as an unprivileged uid in
-cgroup v1 `memory` and `pids` groups, so a memory blow-up or a fork bomb hits its own limits,
-and `kill()` ends every process it started, double-forked daemons included.
+and nothing else of the repository, the grading folder or the submissions. It may write only
+to its private /tmp (its working folder and HOME), a size-capped tmpfs; the socket folder is
+handed back to root once the kernel is up. It runs as an unprivileged uid in cgroup v1
+`memory` and `pids` groups, so a memory blow-up or a fork bomb hits its own limits, and
+`kill()` ends every process it started, double-forked daemons included.
+
+`isolated=False` runs a plain kernel with the same timeouts and output caps and none of the
+isolation, for machines without bubblewrap whose instructor chose to trust the code.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +30,7 @@ from jupyter_client import KernelManager
 from autograder.sandbox import CGROUP_V1, FIRST_SANDBOX_UID, bwrap_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 
 
 @dataclass
@@ -31,6 +38,9 @@ class Limits:
     memory_bytes: int = 4 * 2**30
     processes: int = 256
     cell_timeout_s: float = 120.0
+    tmp_bytes: int = 512 * 2**20  # the kernel's private, writable /tmp
+    output_bytes: int = 64 * 2**10  # stdout (and stderr) kept per cell; the rest is dropped
+    result_bytes: int = 32 * 2**20  # data kept on the MIME type a caller asked for
 
 
 @dataclass
@@ -40,6 +50,7 @@ class CellOutcome:
     stderr: str = ""
     error: str | None = None  # "Name: message" of an exception the cell raised
     outputs: list = field(default_factory=list)
+    result: str | None = None  # the last output on the MIME type run() was asked to keep
 
 
 class _Cgroup:
@@ -96,14 +107,18 @@ class SandboxedKernel:
         worker: int = 0,
         limits: Limits | None = None,
         read_only: list[Path] = (),
+        hidden: list[Path] = (),
+        isolated: bool = True,
     ):
         self.name = name
         self.uid = FIRST_SANDBOX_UID + worker
         self.limits = limits or Limits()
         self.read_only = [Path(p) for p in read_only]
+        self.hidden = [Path(p).resolve() for p in hidden]  # e.g. the grading folder
+        self.isolated = isolated
         self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{name}-"))
-        os.chown(self.scratch, self.uid, self.uid)
-        self.cgroup = _Cgroup(f"{name}-{os.getpid()}", self.limits)
+        group = f"{name}-w{worker}-{os.getpid()}"  # unique among this grader's kernels
+        self.cgroup = _Cgroup(group, self.limits) if isolated else None
         self.km: KernelManager | None = None
         self.kc = None
 
@@ -111,6 +126,7 @@ class SandboxedKernel:
 
     def _command(self, kernel_cmd: list[str]) -> list[str]:
         hidden = [REPO_ROOT, Path("/root"), Path("/home")]
+        hidden += [p for p in self.hidden if p.is_dir() and not p.is_relative_to("/tmp")]
         hide = [arg for path in hidden for arg in ("--tmpfs", str(path))]
         python = [Path(sys.base_prefix), Path(sys.prefix)]  # the interpreter, then the venv
         binds = []
@@ -127,8 +143,8 @@ class SandboxedKernel:
                 *hide,
                 *binds,
                 "--bind", str(self.scratch), str(self.scratch),
-                "--chdir", str(self.scratch),
-                "--setenv", "HOME", str(self.scratch),
+                "--chdir", "/tmp",
+                "--setenv", "HOME", "/tmp",
                 "--setenv", "CS231N_DATA", str(REPO_ROOT / "data"),
                 "--setenv", "OMP_NUM_THREADS", "1",
                 "--setenv", "MPLBACKEND", "agg",
@@ -139,6 +155,7 @@ class SandboxedKernel:
                 *kernel_cmd,
             ],
             user_namespace=False,
+            tmp_bytes=self.limits.tmp_bytes,
         )  # fmt: skip
         # A root shell puts itself into the cgroups and execs bubblewrap, which builds the
         # sandbox as root and starts the kernel in it as the unprivileged uid; everything the
@@ -146,28 +163,53 @@ class SandboxedKernel:
         join = "; ".join(f"echo $$ > {f}" for f in self.cgroup.procs_files())
         return ["/bin/sh", "-c", f'{join}; exec "$@"', "sh", *sandbox]
 
+    def _chown_scratch(self, uid: int) -> None:
+        for path in [self.scratch, *self.scratch.iterdir()]:
+            os.chown(path, uid, uid, follow_symlinks=False)
+
     def start(self) -> None:
         sandboxed = self
 
         class Manager(KernelManager):
             def format_kernel_cmd(self, extra_arguments=None):
-                return sandboxed._command(super().format_kernel_cmd(extra_arguments))
+                command = super().format_kernel_cmd(extra_arguments)
+                return sandboxed._command(command) if sandboxed.isolated else command
 
-        self.km = Manager(kernel_name="python3", transport="ipc", ip=str(self.scratch / "kernel"))
-        self.km.connection_file = str(self.scratch / "kernel.json")
-        self.km.start_kernel(cwd=str(self.scratch))
-        for path in self.scratch.iterdir():
-            os.chown(path, self.uid, self.uid)
+        if not self.isolated:
+            self.km = KernelManager(kernel_name="python3")
+            self.km.start_kernel(cwd=str(self.scratch), env=self._plain_env(), **QUIET)
+        else:
+            for path in self.scratch.iterdir():  # sockets of an earlier kernel
+                path.unlink()
+            self.km = Manager(
+                kernel_name="python3", transport="ipc", ip=str(self.scratch / "kernel")
+            )
+            self.km.connection_file = str(self.scratch / "kernel.json")
+            self.km.write_connection_file()  # before the kernel starts, so that it can read it
+            self._chown_scratch(self.uid)  # the kernel creates its sockets in here
+            self.km.start_kernel(**QUIET)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=120)
+        if self.isolated:
+            # The sockets exist: from now on the kernel may not write to this (disk-backed)
+            # folder; its only writable place is its size-capped /tmp.
+            self._chown_scratch(0)
+
+    def _plain_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+        env.update(OMP_NUM_THREADS="1", MPLBACKEND="agg", CS231N_DATA=str(REPO_ROOT / "data"))
+        return env
 
     def kill(self) -> None:
         """End the kernel and everything it started."""
         if self.kc is not None:
             self.kc.stop_channels()
             self.kc = None
-        self.cgroup.kill_all()
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        elif self.km is not None and self.km.has_kernel:
+            self.km.shutdown_kernel(now=True)
         if self.km is not None:
             self.km.cleanup_resources()
             self.km = None
@@ -182,17 +224,20 @@ class SandboxedKernel:
 
     def __exit__(self, *exc) -> None:
         self.kill()
-        self.cgroup.remove()
+        if self.cgroup is not None:
+            self.cgroup.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     # ------------------------------------------------------------------------- running
 
-    def run(self, code: str, timeout: float | None = None) -> CellOutcome:
+    def run(self, code: str, timeout: float | None = None, keep: str | None = None) -> CellOutcome:
         """Run one cell. A cell that outlives `timeout` (default: the cell limit), runs out of
         memory or kills its kernel is reported as such, and the kernel is restarted so that
-        the next cell can run (its imports and definitions must be run again)."""
+        the next cell can run (its imports and definitions must be run again).
+        keep: a MIME type whose output is returned whole (up to Limits.result_bytes)."""
         timeout = self.limits.cell_timeout_s if timeout is None else timeout
-        ooms = self.cgroup.oom_kills()
+        ooms = self._oom_kills()
+        kept = self.limits.output_bytes
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
         outcome = CellOutcome("ok")
         deadline = time.monotonic() + timeout
@@ -209,20 +254,42 @@ class SandboxedKernel:
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                if content["name"] == "stdout":
-                    outcome.stdout += content["text"]
-                else:
-                    outcome.stderr += content["text"]
+            if kind == "stream":  # a flood is drained but not kept
+                stream = "stdout" if content["name"] == "stdout" else "stderr"
+                text = getattr(outcome, stream)
+                if len(text) < kept:
+                    setattr(outcome, stream, text + content["text"][: kept - len(text)])
             elif kind == "error":
                 outcome.status = "error"
-                outcome.error = f"{content['ename']}: {content['evalue']}"
+                outcome.error = f"{content['ename']}: {content['evalue']}"[:kept]
             elif kind in ("execute_result", "display_data"):
-                outcome.outputs.append(content.get("data", {}))
+                data = content.get("data", {})
+                if keep in data and len(data[keep]) <= self.limits.result_bytes:
+                    outcome.result = data[keep]
+                elif len(outcome.outputs) < 20:
+                    outcome.outputs.append({"text/plain": str(data.get("text/plain", ""))[:kept]})
             elif kind == "status" and content["execution_state"] == "idle":
                 return outcome
 
+    def _oom_kills(self) -> int:
+        return self.cgroup.oom_kills() if self.cgroup is not None else 0
+
     def _after_failure(self, outcome: CellOutcome, status: str, ooms: int) -> CellOutcome:
-        outcome.status = "memory" if self.cgroup.oom_kills() > ooms else status
+        outcome.status = "memory" if self._oom_kills() > ooms else status
         self.restart()
         return outcome
+
+
+def remove_stale_cgroups() -> None:
+    """Remove the cgroups of graders that died (kill -9) before cleaning up after themselves,
+    killing anything still in them."""
+    for controller in ("memory", "pids"):
+        parent = CGROUP_V1 / controller / "cs231n"
+        if not parent.is_dir():
+            continue
+        for group in parent.iterdir():
+            owner = group.name.rsplit("-", 1)[-1]
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                stale = _Cgroup.__new__(_Cgroup)
+                stale.dirs = {controller: group, "pids": group}
+                stale.remove()

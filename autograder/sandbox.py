@@ -33,11 +33,18 @@ class Capability:
         return f"[{'ok' if self.available else 'NO'}] {self.name:<14} {self.detail}"
 
 
-def bwrap_command(inner: list[str], bwrap: str = "bwrap", user_namespace: bool = True) -> list[str]:
+def bwrap_command(
+    inner: list[str],
+    bwrap: str = "bwrap",
+    user_namespace: bool = True,
+    tmp_bytes: int | None = None,
+) -> list[str]:
     """A bubblewrap command line that runs `inner` with the IPC, PID, network and UTS
     namespaces unshared (no network), the host's files read-only, a private /tmp, and nothing
     left when the parent dies. `user_namespace=False` is for root, who then drops to an
-    unprivileged uid inside the sandbox (a user namespace would map no other uid)."""
+    unprivileged uid inside the sandbox (a user namespace would map no other uid).
+    `tmp_bytes` caps the private /tmp (a tmpfs: its pages also count against a memory cgroup)."""
+    size = ["--size", str(tmp_bytes)] if tmp_bytes else []
     unshare = (
         ["--unshare-all"]
         if user_namespace
@@ -57,7 +64,7 @@ def bwrap_command(inner: list[str], bwrap: str = "bwrap", user_namespace: bool =
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",
+        "--perms", "1777", *size, "--tmpfs", "/tmp",
         *inner,
     ]  # fmt: skip
 

@@ -151,12 +151,19 @@ def check_gradient(
     f: the scalar function it claims to be the gradient of, called as f(x).
     x: the point, an array.
     """
+    analytic, numeric = gradient_pair(name, analytic, f, x, hint)
+    check_close(name, analytic, numeric, tol=tol, hint=hint)
+
+
+def gradient_pair(name: str, analytic, f: Callable, x, hint: str | None = None):
+    """The two sides of check_gradient: (analytic as a checked array of x's shape, central
+    differences of f at x). The batch grader records both and compares them itself."""
     x = np.asarray(to_numpy(x), dtype=np.float64)
     analytic = check_array(name, analytic, shape=x.shape, hint=_shape_hint(name, hint))
     value = f(x.copy())
     check_scalar(f"the value whose gradient is {name}", value)
     numeric = numerical_gradient(lambda v: float(np.asarray(to_numpy(f(v))).ravel()[0]), x)
-    check_close(name, analytic, numeric, tol=tol, hint=hint)
+    return analytic, numeric
 
 
 def _shape_hint(name: str, hint: str | None) -> str:

@@ -1,0 +1,120 @@
+"""The batch grader's outputs: nbgrader's gradebook, grades.csv, scores.csv, and the
+autograded notebooks nbgrader's formgrader shows to hand graders.
+
+Everything here is rebuilt from the per-notebook result files, and every write is an
+update, not an append: running it twice, or again after an interruption, leaves the same
+gradebook and files. Scores a hand grader entered in formgrader are never touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import warnings
+from pathlib import Path
+
+from autograder.config import write_config_file
+from autograder.course import ASSIGNMENT, RELEASE
+from autograder.jobs import NotebookResult
+from autograder.nbgrader_cli import run_nbgrader
+from autograder.notebooks import grade_id, read
+
+SCORE_COLUMNS = ("student_id", "notebook", "question", "points", "max_points", "status")
+
+
+def default_db_url(out: Path) -> str:
+    return f"sqlite:///{out / 'gradebook.db'}"
+
+
+def prepare(out: Path, db_url: str) -> None:
+    """Make `out` an nbgrader course folder whose gradebook knows the assignment."""
+    import shutil
+
+    from autograder.course import SOLUTIONS
+
+    source = out / "source" / ASSIGNMENT
+    if source.exists():
+        shutil.rmtree(source)
+    shutil.copytree(SOLUTIONS, source)
+    write_config_file(out, db_url if db_url != default_db_url(out) else None)
+    run_nbgrader(out, "generate_assignment", ASSIGNMENT, "--force")
+
+
+def sync(db_url: str, results: list[NotebookResult]) -> None:
+    """Write every result's scores into the gradebook (idempotent)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    by_student: dict[str, list[NotebookResult]] = {}
+    for result in results:
+        by_student.setdefault(result.student_id, []).append(result)
+    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+        # nbgrader's add_submission trips SQLAlchemy autoflush warnings; its autograde too
+        warnings.simplefilter("ignore")
+        for student, notebooks in sorted(by_student.items()):
+            gradebook.update_or_create_student(student)
+            try:
+                gradebook.find_submission(ASSIGNMENT, student)
+            except MissingEntry:
+                gradebook.add_submission(ASSIGNMENT, student)
+            for result in notebooks:
+                for question in result.questions:
+                    grade = gradebook.find_grade(
+                        question.question, result.notebook, ASSIGNMENT, student
+                    )
+                    grade.auto_score = question.points
+                    # as nbgrader's autograde decides it: a hand score or no automatic one
+                    grade.needs_manual_grade = (
+                        grade.manual_score is not None or grade.auto_score is None
+                    )
+            gradebook.db.commit()
+
+
+def _replace(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_scores(results: list[NotebookResult], path: Path) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SCORE_COLUMNS)
+    for result in sorted(results, key=lambda r: (r.student_id, r.notebook)):
+        for q in result.questions:
+            points = "" if q.points is None else f"{q.points:g}"
+            writer.writerow(
+                [result.student_id, result.notebook, q.question, points, f"{q.max_points:g}",
+                 q.status]
+            )  # fmt: skip
+    _replace(path, buffer.getvalue())
+
+
+def export_grades(out: Path) -> Path:
+    """grades.csv written by nbgrader's own `export`, so its columns are nbgrader's."""
+    tmp = out / ".grades.csv.tmp"
+    run_nbgrader(out, "export", "--to", str(tmp))
+    os.replace(tmp, out / "grades.csv")
+    return out / "grades.csv"
+
+
+def write_autograded(out: Path, student: str, notebook: str, path: Path | None) -> None:
+    """The student's notebook with the course's protected cells, where formgrader reads it."""
+    if path is None:
+        return
+    try:
+        nb = read(path)
+    except Exception:  # an invalid file has nothing to hand-grade
+        return
+    release = {grade_id(c): c for c in read(RELEASE / f"{notebook}.ipynb").cells if grade_id(c)}
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if gid in release and (meta.get("locked") or not meta.get("solution")):
+            cell.source = release[gid].source
+            cell.cell_type = release[gid].cell_type
+    import nbformat
+
+    target = out / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _replace(target, nbformat.writes(nb))
