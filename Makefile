@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUBMISSIONS ?= data/sample_submissions
 OUT ?= build/grades
+GRADE_FLAGS ?=
 # nbgrader starts alembic as a subprocess: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test test-fast release check-release lab grade lint format clean
+.PHONY: install system-deps demo test test-fast release check-release lab grade lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,14 +20,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: build the release from solutions/, grade the sample submissions, print the scores
-demo: $(STAMP)
+## system-deps: the Debian packages the grader's sandbox needs (when root and missing)
+system-deps:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
+		echo "bubblewrap is missing: install it (e.g. apt-get install bubblewrap) to sandbox grading"
+
+## demo: build the release from solutions/, grade the sample submissions with cs231n-grade
+## (sandboxed; our own samples are graded unsandboxed, loudly, where no sandbox is possible)
+demo: $(STAMP) system-deps
 	$(BIN)/python -m autograder.release
-	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out build/demo \
+	$(BIN)/cs231n-grade --check-sandbox >/dev/null || unsafe=--unsafe-run-student-code-without-sandbox; \
+	$(BIN)/cs231n-grade $(SUBMISSIONS) --out build/demo $$unsafe \
 		--expect data/sample_submissions/expected_scores.csv
 
 ## test: lint, then the whole test suite (notebooks executed and graded included)
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
@@ -46,9 +55,9 @@ check-release: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/dl_software
 
-## grade: grade SUBMISSIONS (one folder per student) into OUT
-grade: $(STAMP)
-	$(BIN)/python -m autograder.grade $(SUBMISSIONS) --out $(OUT)
+## grade: grade SUBMISSIONS (a folder of student folders, or a .zip) into OUT with cs231n-grade
+grade: $(STAMP) system-deps
+	$(BIN)/cs231n-grade $(SUBMISSIONS) --out $(OUT) $(GRADE_FLAGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -77,27 +77,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def isolation(args) -> bool:
-    """True to grade in the sandbox; exits when it is missing and the instructor did not
-    explicitly accept running student code without it."""
+    """True to grade in the sandbox. Without it, exits unless the instructor explicitly
+    chose to run student code unisolated (the flag also forces that choice)."""
     capabilities = sandbox.probe()
     missing = sandbox.missing(capabilities)
-    if not missing:
-        return True
-    if not args.unsafe:
+    if args.unsafe:
+        banner = "!" * 78
+        print(
+            f"{banner}\nWARNING: grading WITHOUT A SANDBOX ({UNSAFE_FLAG}).\nStudent code "
+            "runs with your privileges: it can read and change your files, the gradebook and\n"
+            f"other students' work, and reach the network. Sandbox parts missing here: "
+            f"{', '.join(missing) or 'none'}.\n{banner}",
+            file=sys.stderr,
+        )
+        return False
+    if missing:
         print(sandbox.report(capabilities), file=sys.stderr)
         sys.exit(
             f"\ncs231n-grade: refusing to run student code without isolation (missing: "
             f"{', '.join(missing)}).\nInstall bubblewrap and run as root (see README), or pass "
             f"{UNSAFE_FLAG} to grade with no sandbox at all."
         )
-    banner = "!" * 78
-    print(
-        f"{banner}\nWARNING: grading WITHOUT A SANDBOX ({UNSAFE_FLAG}).\nStudent code runs "
-        f"with your privileges: it can read and change your files, the gradebook and other\n"
-        f"students' work, and reach the network. Missing: {', '.join(missing)}.\n{banner}",
-        file=sys.stderr,
-    )
-    return False
+    return True
 
 
 def lock(out: Path):
@@ -147,7 +148,7 @@ def grade(args) -> int:
         ),
         notebook_timeout_s=args.notebook_timeout,
         isolated=isolated,
-        hidden=[str(out), str(folder), str(args.submissions.resolve().parent)],
+        hidden=[str(out), str(folder), str(args.submissions.resolve())],
     )
     executor = LocalExecutor(max(1, args.workers))
     progress = not args.no_progress

@@ -125,12 +125,20 @@ class SandboxedKernel:
     # ------------------------------------------------------------------ start and stop
 
     def _command(self, kernel_cmd: list[str]) -> list[str]:
-        hidden = [REPO_ROOT, Path("/root"), Path("/home")]
-        hidden += [p for p in self.hidden if p.is_dir() and not p.is_relative_to("/tmp")]
-        hide = [arg for path in hidden for arg in ("--tmpfs", str(path))]
         python = [Path(sys.base_prefix), Path(sys.prefix)]  # the interpreter, then the venv
+        bound = [*python, REPO_ROOT / "cs231n_utils", REPO_ROOT / "data", *self.read_only]
+        extra = [p for p in self.hidden if p.is_dir() and not p.is_relative_to("/tmp")]
+        # A hidden folder inside a bound one (submissions under data/) is hidden after the
+        # binds; one that holds a bound folder (the venv) before them, then bound through.
+        inside = [p for p in extra if any(p.is_relative_to(b) for b in bound)]
+        hidden = [REPO_ROOT, Path("/root"), Path("/home"), *(p for p in extra if p not in inside)]
+        hide = [arg for path in hidden for arg in ("--tmpfs", str(path))]
+        hide_after = [arg for path in inside for arg in ("--tmpfs", str(path))]
+        for path in self.hidden:  # a file (the class's zip) reads as empty
+            if path.is_file() and not path.is_relative_to("/tmp"):
+                hide_after += ["--ro-bind", "/dev/null", str(path)]
         binds = []
-        for path in [*python, REPO_ROOT / "cs231n_utils", REPO_ROOT / "data", *self.read_only]:
+        for path in bound:
             # Folders that lead to a bound path through a hidden (tmpfs) folder are created
             # traversable: bubblewrap would otherwise make them 0700 and root's.
             for parent in reversed(path.parents):
@@ -142,6 +150,7 @@ class SandboxedKernel:
             [
                 *hide,
                 *binds,
+                *hide_after,
                 "--bind", str(self.scratch), str(self.scratch),
                 "--chdir", "/tmp",
                 "--setenv", "HOME", "/tmp",

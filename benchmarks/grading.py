@@ -1,0 +1,144 @@
+"""Plain `nbgrader autograde` against `cs231n-grade` on the same submissions, in one run.
+
+    .venv/bin/python benchmarks/grading.py [--repeat 3] [--notebooks 01_numpy_gradients ...]
+
+Each repetition grades the sample submissions (data/sample_submissions) four ways, in
+turn, each into a fresh folder:
+  nbgrader       `nbgrader autograde` of the whole class: one notebook after another
+  sandbox x1     cs231n-grade --workers 1
+  sandbox x2     cs231n-grade --workers 2
+  no sandbox x1  cs231n-grade --workers 1 --unsafe-run-student-code-without-sandbox
+cs231n-grade's references (two runs of each solution) are computed once beforehand and
+copied in, as they are after the first batch of a term; their cost is reported apart.
+Reported: medians of the wall times, throughput in notebooks per minute and its ratios,
+isolation overhead per notebook (sandbox x1 minus no sandbox x1, per notebook), and whether
+every autograded score of the two graders agrees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from autograder.cli import UNSAFE_FLAG  # noqa: E402
+from autograder.course import ASSIGNMENT, SAMPLES, notebook_names  # noqa: E402
+from autograder.grade import prepare_course, read_scores  # noqa: E402
+from autograder.nbgrader_cli import run_nbgrader  # noqa: E402
+
+GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
+
+
+def copy_submissions(dest: Path, notebooks: list[str]) -> Path:
+    for student in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
+        (dest / student.name).mkdir(parents=True)
+        for name in notebooks:
+            shutil.copyfile(student / f"{name}.ipynb", dest / student.name / f"{name}.ipynb")
+    return dest
+
+
+def nbgrader_run(submissions: Path, out: Path) -> tuple[float, dict]:
+    prepare_course(out)  # untimed: release generation is not grading
+    for student in submissions.iterdir():
+        shutil.copytree(student, out / "submitted" / student.name / ASSIGNMENT)
+    start = time.perf_counter()
+    run_nbgrader(out, "autograde", ASSIGNMENT, "--force")
+    seconds = time.perf_counter() - start
+    scores = {
+        (s.student_id, s.notebook, s.question): s.points
+        for s in read_scores(out)
+        if s.graded_by == "autograder"
+        and (submissions / s.student_id / f"{s.notebook}.ipynb").exists()
+    }
+    return seconds, scores
+
+
+def cs231n_run(
+    submissions: Path, out: Path, references: Path, notebooks, *flags
+) -> tuple[float, dict]:
+    out.mkdir(parents=True)
+    shutil.copytree(references, out / "references")
+    start = time.perf_counter()
+    subprocess.run(
+        [GRADE, str(submissions), "--out", str(out), "--notebooks", *notebooks,
+         "--no-progress", *flags],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    with open(out / "scores.csv", newline="") as file:
+        scores = {
+            (r["student_id"], r["notebook"], r["question"]): float(r["points"])
+            for r in csv.DictReader(file)
+            if r["status"] != "hand"
+        }
+    return seconds, scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--notebooks", nargs="+", default=["01_numpy_gradients", "04_pytorch_autograd"]
+    )
+    args = parser.parse_args()
+    known = {Path(n).stem for n in notebook_names()}
+    assert set(args.notebooks) <= known, f"unknown notebooks; choose from {sorted(known)}"
+    with tempfile.TemporaryDirectory(prefix="cs231n-bench-") as scratch:
+        root = Path(scratch)
+        submissions = copy_submissions(root / "submissions", args.notebooks)
+        count = len(list(submissions.glob("*/*.ipynb")))
+        start = time.perf_counter()
+        warm = root / "warm"
+        subprocess.run(
+            [GRADE, str(submissions), "--out", str(warm), "--notebooks", *args.notebooks,
+             "--no-progress"], check=True, capture_output=True,
+        )  # fmt: skip
+        print(f"references and a first grading: {time.perf_counter() - start:.0f} s (once a term)")
+
+        def ours(*flags):
+            refs = warm / "references"
+            return lambda out: cs231n_run(submissions, out, refs, args.notebooks, *flags)
+
+        ways = {
+            "nbgrader": lambda out: nbgrader_run(submissions, out),
+            "sandbox x1": ours("--workers", "1"),
+            "sandbox x2": ours("--workers", "2"),
+            "no sandbox x1": ours("--workers", "1", UNSAFE_FLAG),
+        }
+        times = {way: [] for way in ways}
+        scores = {}
+        for repeat in range(args.repeat):
+            for way, run in ways.items():
+                seconds, scores[way] = run(root / f"{way.replace(' ', '_')}-{repeat}")
+                times[way].append(seconds)
+                print(f"  run {repeat + 1} {way:<14} {seconds:6.1f} s", flush=True)
+    print(f"\n{count} notebooks ({len(args.notebooks)} per student, 3 students), "
+          f"medians of {args.repeat} runs:")  # fmt: skip
+    median = {way: statistics.median(t) for way, t in times.items()}
+    for way, seconds in median.items():
+        rate = count / seconds * 60
+        print(f"  {way:<14} {seconds:6.1f} s  {rate:5.2f} notebooks/min  "
+              f"{median['nbgrader'] / seconds:4.2f}x nbgrader's throughput")  # fmt: skip
+    print(f"  scaling 1 -> 2 workers: {median['sandbox x1'] / median['sandbox x2']:.2f}x")
+    overhead = (median["sandbox x1"] - median["no sandbox x1"]) / count
+    print(f"  isolation overhead per notebook (sandbox x1 - no sandbox x1): {overhead:+.1f} s")
+    same = scores["nbgrader"] == {
+        k: v for k, v in scores["sandbox x2"].items() if k in scores["nbgrader"]
+    }
+    print(f"  autograded scores identical to nbgrader's: {same}")
+    if not same:
+        for key in sorted(scores["nbgrader"]):
+            if scores["nbgrader"][key] != scores["sandbox x2"].get(key):
+                theirs, mine = scores["nbgrader"][key], scores["sandbox x2"].get(key)
+                print(f"    {key}: nbgrader {theirs}, cs231n-grade {mine}")
+
+
+if __name__ == "__main__":
+    main()

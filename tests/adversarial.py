@@ -1,0 +1,231 @@
+"""Submissions that attack or stress the batch grader, built from the real notebook 01, each
+with the points and status it must get per question.
+
+Cheats start from the untouched release (every answer wrong) and must still score 0. Heavy or
+hostile code is added to the complete sample, which must keep every point that does not
+depend on the hostile cell. Isolation probes define the right answers only if the sandbox
+let them read or reach what it must not, so 0 points proves the wall held.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import REPO_ROOT, SAMPLES, SOLUTIONS
+from autograder.notebooks import grade_id, read
+
+NOTEBOOK = "01_numpy_gradients"
+FILE = f"{NOTEBOOK}.ipynb"
+POINTS = {
+    "test_graph_gradients": 2,
+    "test_two_layer_loss": 1,
+    "test_two_layer_gradients": 3,
+    "test_training": 2,
+    "test_numerical_gradient": 2,
+}
+FULL = {q: (p, "ok") for q, p in POINTS.items()}
+ZERO = {q: (0, "ok") for q in POINTS}
+
+SOLUTION_CELLS = ("graph_forward_backward", "two_layer_loss", "train_two_layer",
+                  "eval_numerical_gradient")  # fmt: skip
+
+# Defines every answer from a notebook file's solution cells, if the file can be read.
+STEAL = """
+import json as _json
+def _steal(path):
+    try:
+        cells = _json.load(open(path))["cells"]
+    except Exception as error:
+        print("blocked:", type(error).__name__)
+        return
+    for cell in cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and \\
+                cell["cell_type"] == "code":
+            exec("".join(cell["source"]), globals())
+_steal(PATH)
+"""
+
+
+def _cell(source: str):
+    return nbformat.v4.new_code_cell(source)
+
+
+def _base(kind: str):
+    return read(SAMPLES / kind / FILE)
+
+
+def _with_cell(kind: str, source: str, after: str = "setup"):
+    nb = _base(kind)
+    index = next(i for i, c in enumerate(nb.cells) if grade_id(c) == after)
+    nb.cells.insert(index + 1, _cell(source))
+    return nb
+
+
+def _patched_solution(gid: str, first_line: str):
+    """The complete notebook with `first_line` run at the start of function `gid`'s body."""
+    nb = _base("complete")
+    cell = next(c for c in nb.cells if grade_id(c) == gid)
+    opening = cell.source.index('"""')
+    closing = cell.source.index('"""', opening + 3) + 3  # the end of the docstring
+    cell.source = f"{cell.source[:closing]}\n    {first_line}{cell.source[closing:]}"
+    return nb
+
+
+def _edit_tests(kind: str, how: str):
+    nb = _base(kind)
+    tests = [c for c in nb.cells if grade_id(c) in POINTS]
+    for cell in tests:
+        if how == "edit":
+            cell.source = "pass"
+        elif how == "retype":
+            cell.cell_type = "markdown"
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+    if how == "delete":
+        nb.cells = [c for c in nb.cells if c not in tests]
+    if how == "duplicate":
+        for cell in tests:
+            nb.cells.insert(nb.cells.index(cell), nbformat.from_dict(json.loads(json.dumps(cell))))
+    return nb
+
+
+def build(folder: Path, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
+    """Write every submission under folder/<student>/; return the expected outcomes."""
+    solution_file = SOLUTIONS / FILE
+    cases: dict[str, tuple[object, dict]] = {
+        # controls
+        "control_complete": (_base("complete"), FULL),
+        "control_untouched": (_base("untouched"), ZERO),
+        # tampering inside the kernel: every answer is still wrong
+        "cheat_transformer_pass": (_with_cell("untouched",
+            "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"), ZERO),
+        "cheat_transformer_forge": (_with_cell("untouched",
+            "def _forge(lines):\n"
+            "    return ['from IPython.display import display\\n', "
+            "\"display({'text/x-cs231n-records': '{\\\\\"records\\\\\": [], \\\\\"end\\\\\": "
+            "\\\\\"ok\\\\\"}'}, raw=True)\\n\"]\n"
+            "get_ipython().input_transformers_post.append(_forge)"), ZERO),
+        "cheat_assert_allclose": (_with_cell("untouched",
+            "np.testing.assert_allclose = lambda *a, **k: None\n"
+            "np.allclose = lambda *a, **k: True"), ZERO),
+        "cheat_redefine_checks": (_with_cell("untouched",
+            "import types\nimport cs231n_utils.checks as _c\n"
+            "for _n in dir(_c):\n"
+            "    if _n.startswith('check_'):\n"
+            "        setattr(_c, _n, lambda *a, **k: 1.0)\n"
+            "checks = types.SimpleNamespace(**{n: (lambda *a, **k: 1.0) for n in dir(_c)\n"
+            "                                  if n.startswith('check_')})"), ZERO),
+        "cheat_rel_error": (_with_cell("untouched",
+            "import cs231n_utils.gradcheck as _g\n_g.rel_error = lambda *a, **k: 0.0\n"
+            "_g.compare = lambda name, got, expected, tol=1e-7: "
+            "_g.Comparison(name, True, True, 0.0, 0.0)"), ZERO),
+        "cheat_numpy_sum": (_with_cell("untouched",
+            "np.sum = lambda *a, **k: 0.0\nnp.max = lambda *a, **k: 0.0"), ZERO),
+        "cheat_json_dumps": (_with_cell("untouched",
+            "import json\n"
+            "json.dumps = lambda *a, **k: '{\"records\": [], \"end\": \"ok\"}'"), ZERO),
+        "cheat_edited_tests": (_edit_tests("untouched", "edit"), ZERO),
+        "cheat_retyped_tests": (_edit_tests("untouched", "retype"), ZERO),
+        "cheat_deleted_tests": (_edit_tests("untouched", "delete"), ZERO),
+        # the protected cells come back: a complete notebook keeps its points
+        "tests_deleted_complete": (_edit_tests("complete", "delete"), FULL),
+        "tests_duplicated_complete": (_edit_tests("complete", "duplicate"), FULL),
+        # isolation: the answers appear only if the sandbox leaks
+        "steal_solutions": (_with_cell("untouched",
+            f"PATH = {str(solution_file)!r}" + STEAL), ZERO),
+        "steal_other_student": (_with_cell("untouched",
+            f"PATH = {str(folder / 'control_complete' / FILE)!r}" + STEAL), ZERO),
+        "steal_gradebook": (_with_cell("untouched",
+            f"import sqlite3\ncon = sqlite3.connect({str(out / 'gradebook.db')!r})\n"
+            "con.execute('update grade set auto_score = 99')\ncon.commit()"), ZERO),
+        "steal_etc_shadow": (_with_cell("untouched", "PATH = '/etc/shadow'" + STEAL
+            + "\nprint(open('/etc/hostname').read())"), ZERO),
+        "steal_network": (_with_cell("untouched",
+            "import socket, urllib.request\n"
+            "try:\n    socket.create_connection(('pypi.org', 443), timeout=5)\n"
+            f"    PATH = {str(solution_file)!r}\nexcept OSError as e:\n    PATH = '/nonexistent'\n"
+            + STEAL), ZERO),
+        # hostile or heavy code beside correct answers costs nothing else
+        "loop_top_level": (_with_cell("complete", "while True:\n    pass"), FULL),
+        "loop_ignores_sigint": (_with_cell("complete",
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
+            FULL),
+        "loop_in_function": (_patched_solution("eval_numerical_gradient", "while True: pass"),
+            {**FULL, "test_numerical_gradient": (0, "timeout")}),
+        "memory_at_once": (_with_cell("complete", "big = np.ones(30 * 2**30 // 8)"), FULL),
+        "memory_in_steps": (_patched_solution("eval_numerical_gradient",
+            "hoard = [np.ones(2**27) for _ in range(240)]"),
+            {**FULL, "test_numerical_gradient": (0, "memory")}),
+        "fork_bomb": (_with_cell("complete",
+            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
+            "        pass"), FULL),
+        "daemon": (_with_cell("complete",
+            "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        time.sleep(3600)\n    os._exit(0)"), FULL),
+        "fill_disk": (_with_cell("complete",
+            "chunk = b'x' * 2**26\nfor path in ('/tmp/fill', 'fill'):\n    try:\n"
+            "        with open(path, 'wb') as f:\n            for _ in range(64):\n"
+            "                f.write(chunk)\n    except OSError as e:\n        print(e)\n"
+            "import os\nfor p in ('/tmp/fill', 'fill'):\n    if os.path.exists(p): os.remove(p)"),
+            FULL),
+        "stdout_flood": (_with_cell("complete",
+            "import sys\nline = 'x' * 2**20\nfor _ in range(300):\n    sys.stdout.write(line)"),
+            FULL),
+        "sys_exit": (_with_cell("complete", "import sys\nsys.exit(3)"), FULL),
+        "os_exit_in_function": (_patched_solution("graph_forward_backward",
+            "import os; os._exit(1)"), {**FULL, "test_graph_gradients": (0, "crashed")}),
+        "kill_parent": (_with_cell("complete",
+            "import os, signal\nfor pid in (os.getppid(), 1, -1):\n    try:\n"
+            "        os.kill(pid, signal.SIGKILL)\n    except OSError as e:\n        print(e)"),
+            FULL),
+        "stderr_warnings": (_patched_solution("two_layer_loss",
+            "import sys, warnings; warnings.warn('slow'); print('debug', file=sys.stderr)"), FULL),
+        "threads_32": (_with_cell("complete",
+            "import torch\ntorch.set_num_threads(32)\n"
+            "print(float((torch.ones(500, 500) @ torch.ones(500, 500)).sum()))"), FULL),
+    }  # fmt: skip
+    expected = {}
+    for student, (nb, outcome) in cases.items():
+        target = folder / student
+        target.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target / FILE)
+        expected[student] = outcome
+    return expected
+
+
+def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
+    """Broken submissions: student -> (notebook status, expected word in the message)."""
+    complete = _base("complete")
+    files = {
+        "bad_corrupt_json": b'{"cells": [ {"cell_type": "code"',
+        "bad_not_a_notebook": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8,
+        "bad_nbformat_2": json.dumps({"nbformat": 2, "worksheets": []}).encode(),
+        "bad_100_mb": json.dumps({**complete, "metadata": {"x": "y" * (100 * 2**20)}}).encode(),
+    }
+    for student, content in files.items():
+        (folder / student).mkdir(parents=True)
+        (folder / student / FILE).write_bytes(content)
+    (folder / "bad_empty_folder").mkdir()
+    (folder / "bad_wrong_file").mkdir()
+    (folder / "bad_wrong_file" / "notebook.ipynb").write_text(nbformat.writes(complete))
+    v3 = folder / "old_nbformat_3"
+    v3.mkdir()
+    nbformat.write(nbformat.convert(complete, 3), v3 / FILE, version=3)
+    odd = folder.joinpath(b"caf\xe9 \xff student".decode("utf-8", "surrogateescape"))
+    odd.mkdir()
+    nbformat.write(complete, odd / FILE)
+    (folder / "README.txt").write_text("stray file beside the students")
+    return {
+        "bad_corrupt_json": ("invalid", "JSON"),
+        "bad_not_a_notebook": ("invalid", "UTF-8"),
+        "bad_nbformat_2": ("invalid", "nbformat"),
+        "bad_100_mb": ("invalid", "MB"),
+        "bad_empty_folder": ("missing", "not submitted"),
+        "bad_wrong_file": ("missing", "not submitted"),
+    }
+
+
+__all__ = ["FULL", "NOTEBOOK", "POINTS", "REPO_ROOT", "ZERO", "build", "build_bad_inputs"]

@@ -1,0 +1,227 @@
+"""cs231n-grade end to end, on real notebooks in real sandboxes: attacks, broken inputs, an
+interrupted run, and the outputs nbgrader's tools read."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import adversarial
+import pytest
+
+from autograder import sandbox
+from autograder.cli import UNSAFE_FLAG
+from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
+from autograder.notebooks import read
+from autograder.runner import hidden_lines
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("sandbox"),
+    pytest.mark.skipif(
+        sandbox.missing(sandbox.probe()) != [],
+        reason="needs root, bubblewrap and cgroup v1 (.ci/run installs bubblewrap)",
+    ),
+]
+
+GRADE = [str(Path(sys.executable).with_name("cs231n-grade"))]
+OPTIONS = ["--notebooks", adversarial.NOTEBOOK, "--workers", "2", "--no-progress"]
+
+
+def grade(submissions: Path, out: Path, *extra: str, timeout: float = 1800):
+    return subprocess.run(
+        [*GRADE, str(submissions), "--out", str(out), *OPTIONS, *extra],
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def scores(out: Path) -> dict[tuple[str, str], tuple[str, str]]:
+    with open(out / "scores.csv", newline="") as file:
+        return {(r["student_id"], r["question"]): (r["points"], r["status"])
+                for r in csv.DictReader(file)}  # fmt: skip
+
+
+def gradebook_rows(db_url: str) -> list[tuple]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        return sorted(
+            (s.student.id, nb.name, g.name, g.auto_score, g.needs_manual_grade)
+            for s in gb.assignment_submissions(ASSIGNMENT)
+            for nb in s.notebooks
+            for g in nb.grades
+        )
+
+
+def sandbox_processes() -> list[str]:
+    """Processes of the sandbox uids still alive."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid = int(next(line for line in status.read_text().splitlines()
+                           if line.startswith("Uid:")).split()[1])  # fmt: skip
+        except (OSError, StopIteration, ValueError):
+            continue
+        if uid >= sandbox.FIRST_SANDBOX_UID:
+            found.append(status.parent.name)
+    return found
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    """The three samples, notebook 01, graded without interruption."""
+    out = tmp_path_factory.mktemp("batch") / "samples"
+    run = grade(SAMPLES, out)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def attacks(tmp_path_factory, samples):
+    root = tmp_path_factory.mktemp("attacks")
+    submissions, out = root / "submissions", root / "out"
+    expected = adversarial.build(submissions, out)
+    bad = adversarial.build_bad_inputs(submissions)
+    out.mkdir()
+    shutil.copytree(samples / "references", out / "references")  # computed once is enough
+    run = grade(
+        submissions, out, "--cell-timeout", "20", "--notebook-timeout", "300",
+        "--memory-mb", "2048", "--processes", "64",
+    )  # fmt: skip
+    return run, out, expected, bad
+
+
+def test_samples_get_their_expected_scores(samples):
+    """Do the samples score as nbgrader scores them (expected_scores.csv, notebook 01)?"""
+    with open(SAMPLES / "expected_scores.csv", newline="") as file:
+        rows = [r for r in csv.DictReader(file) if r["notebook"] == adversarial.NOTEBOOK]
+    expected = {(r["student_id"], r["question"]): f"{float(r['points']):g}" for r in rows}
+    got = {k: v[0] for k, v in scores(samples).items() if k in expected}
+    assert got == expected
+
+
+def test_every_attack_gets_exactly_its_expected_outcome(attacks):
+    """Does each of the adversarial submissions get the points and status written down for
+    it, question by question, and does the grader finish cleanly?"""
+    run, out, expected, _ = attacks
+    assert len(expected) >= 25
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    got = scores(out)
+    wrong = []
+    for student, outcome in expected.items():
+        for question, (points, status) in outcome.items():
+            if got.get((student, question)) != (f"{points:g}", status):
+                wrong.append(f"{student} {question}: expected {(points, status)}, "
+                             f"got {got.get((student, question))}")  # fmt: skip
+    assert not wrong, "\n".join(wrong)
+
+
+def test_bad_inputs_get_a_status_and_the_batch_goes_on(attacks):
+    """Corrupt, foreign, old, huge, missing and oddly named submissions: a clear status each,
+    and the good ones (nbformat 3, a non-UTF-8 folder name) graded in full?"""
+    _, out, _, bad = attacks
+    got = scores(out)
+    for student, (status, word) in bad.items():
+        assert got[(student, "test_graph_gradients")] == ("0", status), student
+        assert word in (out / "feedback" / f"{student}.html").read_text(), student
+    assert got[("old_nbformat_3", "test_training")] == ("2", "ok")
+    odd = [s for s, _ in got if s.startswith("caf_")]
+    assert odd and got[(odd[0], "test_two_layer_gradients")] == ("3", "ok")
+
+
+def test_the_gradebook_matches_and_was_not_tampered_with(attacks):
+    """Does the gradebook hold exactly scores.csv's autograded points (no 99 written from a
+    student's kernel), one submission per student, and a grades.csv row each?"""
+    _, out, _, _ = attacks
+    rows = gradebook_rows(f"sqlite:///{out / 'gradebook.db'}")
+    got = scores(out)
+    for student, notebook, question, auto, _ in rows:
+        if notebook == adversarial.NOTEBOOK and question in adversarial.POINTS:
+            assert f"{auto:g}" == got[(student, question)][0], (student, question)
+    assert all(auto != 99 for *_, auto, _ in rows)
+    with open(out / "grades.csv", newline="") as file:
+        students = [r["student_id"] for r in csv.DictReader(file)]
+    assert sorted(students) == sorted({s for s, _ in got})
+
+
+def test_feedback_explains_without_hidden_tests(attacks):
+    """Does the feedback say why points were lost, and never show hidden test source?"""
+    _, out, _, _ = attacks
+    secrets = hidden_lines(read(SOLUTIONS / f"{adversarial.NOTEBOOK}.ipynb"))
+    assert secrets
+    for page in (out / "feedback").glob("*.html"):
+        text = page.read_text()
+        assert not [s for s in secrets if s in text], page.name
+    untouched = (out / "feedback" / "control_untouched.html").read_text()
+    assert "not finished yet" in untouched and "0 / 10" in untouched
+    assert "ran out of time" in (out / "feedback" / "loop_in_function.html").read_text()
+
+
+def test_nothing_survives_grading(attacks):
+    """No process of a sandbox uid is left (the daemon and the fork bomb included), and no
+    scratch folder or cgroup of the run remains."""
+    time.sleep(1)
+    assert sandbox_processes() == []
+    assert not list(Path(sandbox.CGROUP_V1, "pids", "cs231n").glob("*"))
+
+
+def test_interrupted_run_resumes_to_the_same_result(samples, tmp_path):
+    """kill -9 in the middle of a batch, then the same command again: are scores.csv,
+    grades.csv and the gradebook (here at another SQLAlchemy URL) those of the
+    uninterrupted run, with nothing counted twice?"""
+    out = tmp_path / "interrupted"
+    out.mkdir()
+    shutil.copytree(samples / "references", out / "references")
+    db_url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    command = [*GRADE, str(SAMPLES), "--out", str(out), *OPTIONS, "--workers", "1",
+               "--db", db_url]  # fmt: skip
+    process = subprocess.Popen(command, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 600
+    while not list(out.glob("results/*/*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert len(list(out.glob("results/*/*.json"))) < 3, "killed too late to test resuming"
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "resuming" in rerun.stdout
+    assert (out / "scores.csv").read_text() == (samples / "scores.csv").read_text()
+    assert (out / "grades.csv").read_text() == (samples / "grades.csv").read_text()
+    assert gradebook_rows(db_url) == gradebook_rows(f"sqlite:///{samples / 'gradebook.db'}")
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "resuming: 3 of 3" in again.stdout
+    assert gradebook_rows(db_url) == gradebook_rows(f"sqlite:///{samples / 'gradebook.db'}")
+    assert sandbox_processes() == []
+
+
+def test_a_zip_slip_archive_is_rejected_and_nothing_is_written(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("class/ada/01_numpy_gradients.ipynb", "{}")
+        zf.writestr("../../escaped.txt", "gotcha")
+    run = grade(archive, tmp_path / "out")
+    assert run.returncode != 0 and "outside the extraction folder" in run.stderr
+    assert not (tmp_path / "escaped.txt").exists() and not list(tmp_path.rglob("escaped.txt"))
+
+
+def test_refuses_to_run_student_code_without_a_sandbox(tmp_path):
+    """Without bubblewrap on PATH, does grading stop before running anything, naming the
+    flag that would allow it?"""
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap, no setpriv
+    run = subprocess.run([*GRADE, str(SAMPLES), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert run.returncode != 0 and UNSAFE_FLAG in run.stderr and "bubblewrap" in run.stderr
+    assert not (tmp_path / "out" / "results").exists()
+
+
+def test_check_sandbox_reports_what_is_available():
+    run = subprocess.run([*GRADE, "--check-sandbox"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "All isolation the grader needs is available" in run.stdout
