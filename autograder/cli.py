@@ -185,7 +185,12 @@ def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], ha
     gradebook.write_scores(results, out / "scores.csv")
     gradebook.export_grades(out)
     for job in jobs:
-        gradebook.write_autograded(out, job.student_id, job.notebook, job.path and Path(job.path))
+        try:
+            gradebook.write_autograded(
+                out, job.student_id, job.notebook, job.path and Path(job.path)
+            )
+        except Exception as error:  # formgrader's copy only: the scores are already written
+            print(f"could not write the autograded copy of {job.label}: {error}", file=sys.stderr)
     write_feedback(results, out / "feedback")
     rows = [
         Score(r.student_id, r.notebook, q.question, q.points, q.max_points,
@@ -243,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return grade(args)
     except KeyboardInterrupt:
-        print("\ncs231n-grade: interrupted; run the same command again to resume.")
-        return 130
+        # Finished notebooks are on disk; the running ones die with this process (bubblewrap's
+        # --die-with-parent), so do not wait for the worker threads to finish them.
+        print("\ncs231n-grade: interrupted; run the same command again to resume.", flush=True)
+        os._exit(130)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,12 @@ def write_autograded(out: Path, student: str, notebook: str, path: Path | None) 
         if gid in release and (meta.get("locked") or not meta.get("solution")):
             cell.source = release[gid].source
             cell.cell_type = release[gid].cell_type
+            if cell.cell_type == "code":  # a test cell the student had made markdown
+                cell.setdefault("outputs", [])
+                cell.setdefault("execution_count", None)
+            else:
+                cell.pop("outputs", None)
+                cell.pop("execution_count", None)
     import nbformat
 
     target = out / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb"

@@ -294,7 +294,7 @@ class StudentJob:
             if answer.strip() == stub.strip():
                 questions.append(QuestionResult(gid, 0.0, pts, "hand", ["not answered"]))
             else:
-                questions.append(QuestionResult(gid, None, pts, "hand", ["awaits hand grading"]))
+                questions.append(QuestionResult(gid, None, pts, "hand"))
         cells = [
             {**asdict(c), "error": c.error and judging.sanitize(c.error, info.secret_lines)}
             for c in run.cells

@@ -134,9 +134,11 @@ class SandboxedKernel:
         hidden = [REPO_ROOT, Path("/root"), Path("/home"), *(p for p in extra if p not in inside)]
         hide = [arg for path in hidden for arg in ("--tmpfs", str(path))]
         hide_after = [arg for path in inside for arg in ("--tmpfs", str(path))]
+        empty = self.scratch.parent / f"{self.scratch.name}.empty"  # outside the kernel's reach
+        empty.touch()
         for path in self.hidden:  # a file (the class's zip) reads as empty
             if path.is_file() and not path.is_relative_to("/tmp"):
-                hide_after += ["--ro-bind", "/dev/null", str(path)]
+                hide_after += ["--ro-bind", str(empty), str(path)]
         binds = []
         for path in bound:
             # Folders that lead to a bound path through a hidden (tmpfs) folder are created
@@ -236,6 +238,7 @@ class SandboxedKernel:
         if self.cgroup is not None:
             self.cgroup.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.with_name(f"{self.scratch.name}.empty").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------- running
 

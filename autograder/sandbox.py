@@ -43,7 +43,8 @@ def bwrap_command(
     namespaces unshared (no network), the host's files read-only, a private /tmp, and nothing
     left when the parent dies. `user_namespace=False` is for root, who then drops to an
     unprivileged uid inside the sandbox (a user namespace would map no other uid).
-    `tmp_bytes` caps the private /tmp (a tmpfs: its pages also count against a memory cgroup)."""
+    `tmp_bytes` caps the private /tmp and /dev/shm (tmpfs: their pages also count against a
+    memory cgroup)."""
     size = ["--size", str(tmp_bytes)] if tmp_bytes else []
     unshare = (
         ["--unshare-all"]
@@ -65,6 +66,7 @@ def bwrap_command(
         "--dev", "/dev",
         "--proc", "/proc",
         "--perms", "1777", *size, "--tmpfs", "/tmp",
+        "--perms", "1777", *size, "--tmpfs", "/dev/shm",  # multiprocessing (DataLoader workers)
         *inner,
     ]  # fmt: skip
 

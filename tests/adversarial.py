@@ -124,9 +124,12 @@ def build(folder: Path, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
             "_g.Comparison(name, True, True, 0.0, 0.0)"), ZERO),
         "cheat_numpy_sum": (_with_cell("untouched",
             "np.sum = lambda *a, **k: 0.0\nnp.max = lambda *a, **k: 0.0"), ZERO),
+        # the kernel serialises its messages with json: the patch silences it, so the
+        # cell is killed as a timeout, and the rest runs without it
         "cheat_json_dumps": (_with_cell("untouched",
             "import json\n"
-            "json.dumps = lambda *a, **k: '{\"records\": [], \"end\": \"ok\"}'"), ZERO),
+            "json.dumps = lambda *a, **k: '{\"records\": [], \"end\": \"ok\"}'"),
+            {**ZERO, "test_graph_gradients": (0, "timeout")}),
         "cheat_edited_tests": (_edit_tests("untouched", "edit"), ZERO),
         "cheat_retyped_tests": (_edit_tests("untouched", "retype"), ZERO),
         "cheat_deleted_tests": (_edit_tests("untouched", "delete"), ZERO),

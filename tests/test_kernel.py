@@ -137,3 +137,33 @@ def test_nothing_survives_the_kernel():
     assert gone.stdout.strip() == ""
     assert shutil.which("pgrep")
     assert not any(p.name.startswith("cs231n-daemon") for p in os.scandir("/tmp"))
+
+
+@pytest.mark.parametrize("hide", [True, False], ids=["hidden", "control"])
+def test_the_grading_folder_and_a_class_zip_can_be_hidden(tmp_path_factory, hide):
+    """Folders and files the grader names (its output, the submissions, the class's zip) are
+    empty to the kernel, even inside a folder it may read (data/); the control run without
+    hiding them reads all three, so the check can fail."""
+    base = Path("/var/tmp") / f"cs231n-hide-{uuid.uuid4().hex[:8]}"
+    folder, archive = base / "grades", base / "class.zip"
+    folder.mkdir(parents=True)
+    (folder / "gradebook.db").write_text("secret")
+    archive.write_text("zipped")
+    inside = REPO_ROOT / "data" / "sample_submissions"
+    hidden = [folder, archive, inside] if hide else []
+    try:
+        with SandboxedKernel("hide", worker=3, hidden=hidden) as k:
+            out = k.run(
+                "import os\n"
+                f"print(sorted(os.listdir({str(folder)!r})))\n"
+                f"print(repr(open({str(archive)!r}).read()))\n"
+                f"print(len(os.listdir({str(inside)!r})))"
+            )
+    finally:
+        shutil.rmtree(base)
+    assert out.status == "ok", out
+    listing, zipped, samples = out.stdout.splitlines()
+    if hide:
+        assert (listing, zipped, samples) == ("[]", "''", "0")
+    else:
+        assert (listing, zipped) == ("['gradebook.db']", "'zipped'") and int(samples) > 0
