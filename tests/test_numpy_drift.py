@@ -36,7 +36,7 @@ NETWORK_ERRORS = (
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("numpy_drift")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: xdist may run other tests between its users
 def other_env(tmp_path_factory):
     """A virtual environment whose own site-packages hold only NumPy OTHER_NUMPY and that
     then adds this environment's site-packages (torch, TensorFlow, cs231n_utils, ...)."""
