@@ -10,7 +10,7 @@ GRADE_FLAGS ?=
 # nbgrader starts alembic as a subprocess: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install system-deps demo test test-fast release check-release lab grade lint format clean
+.PHONY: install system-deps test-deps demo test test-fast release check-release lab grade lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## system-deps: the Debian packages the grader's sandbox needs (when root and missing)
+# Debian packages, installed with apt-get when missing and root: $(call APT,command,package,why)
+APT = command -v $(1) >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	apt-get update -qq && apt-get install -y -qq $(2) >/dev/null; } || echo "$(2) is missing: $(3)"
+
+## system-deps: bubblewrap, for the grader's sandbox
 system-deps:
-	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
-		echo "bubblewrap is missing: install it (e.g. apt-get install bubblewrap) to sandbox grading"
+	@$(call APT,bwrap,bubblewrap,install it to sandbox grading)
+
+## test-deps: system-deps and Debian's chromium, for the JupyterLab browser test
+test-deps: system-deps
+	@$(call APT,chromium,chromium,the JupyterLab browser test will be skipped)
 
 ## demo: build the release from solutions/, grade the sample submissions with cs231n-grade
 ## (sandboxed; our own samples are graded unsandboxed, loudly, where no sandbox is possible)
@@ -35,7 +41,7 @@ demo: $(STAMP) system-deps
 		--expect data/sample_submissions/expected_scores.csv
 
 ## test: lint, then the whole test suite (notebooks executed and graded included)
-test: $(STAMP) system-deps
+test: $(STAMP) test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -5,30 +5,76 @@
 
 nbgrader's generate_assignment does the work in a scratch course folder (so no gradebook or
 stray files land in the repository); the result is then copied over the committed files.
+Before that, the Colab badges and setup blocks are written from course.REPOSITORY into
+solutions/ and the README (autograder/colab.py), and afterwards the release's nbgrader cells
+are listed in cs231n_utils/release_cells.json, which cs231n-submit compares students'
+notebooks with (students edit the release notebooks in place, so those cannot serve).
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+
+from autograder import colab
 from autograder.config import write_config_file
-from autograder.course import ASSIGNMENT, RELEASE, SAMPLES, SOLUTIONS
+from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.nbgrader_cli import run_nbgrader
+from autograder.notebooks import grade_id, read
 from autograder.samples import build_samples
 
 EXPECTED_SCORES = "expected_scores.csv"  # written by hand; not generated
+README = REPO_ROOT / "README.md"
+MANIFEST = REPO_ROOT / "cs231n_utils" / "release_cells.json"
 
 
-def generate_release(dest: Path) -> None:
-    """Run nbgrader generate_assignment on solutions/ and put the release notebooks in dest."""
+def stamp_solutions(dest: Path) -> None:
+    """Copy solutions/ to dest with the Colab badge and setup block written into each."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        nb = read(path)
+        colab.stamp_notebook(nb, path.name)
+        nbformat.write(nb, dest / path.name)
+
+
+def release_cells(release_dir: Path) -> dict:
+    """Every nbgrader cell of every release notebook, in order: its grade_id, type, flags,
+    points and source (a test cell's visible part, a solution cell's stub)."""
+    notebooks = {}
+    for path in sorted(release_dir.glob("*.ipynb")):
+        cells = []
+        for cell in read(path).cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if grade_id(cell) is None:
+                continue
+            cells.append(
+                {
+                    "grade_id": grade_id(cell),
+                    "cell_type": cell.cell_type,
+                    "locked": bool(meta.get("locked")),
+                    "grade": bool(meta.get("grade")),
+                    "solution": bool(meta.get("solution")),
+                    "points": meta.get("points", 0),
+                    "source": cell.source,
+                }
+            )
+        notebooks[path.name] = cells
+    return {"assignment": ASSIGNMENT, "notebooks": notebooks}
+
+
+def generate_release(dest: Path, source: Path = SOLUTIONS) -> None:
+    """Run nbgrader generate_assignment on `source` (solutions/ by default) and put the
+    release notebooks in dest."""
     with tempfile.TemporaryDirectory(prefix="cs231n-release-") as scratch:
         course = Path(scratch)
-        shutil.copytree(SOLUTIONS, course / "source" / ASSIGNMENT)
+        shutil.copytree(source, course / "source" / ASSIGNMENT)
         write_config_file(course)
         run_nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
         dest.mkdir(parents=True, exist_ok=True)
@@ -37,9 +83,30 @@ def generate_release(dest: Path) -> None:
 
 
 def build(dest: Path) -> None:
-    """Write the release to dest/notebooks and the samples to dest/samples."""
-    generate_release(dest / "notebooks")
-    build_samples(dest / "notebooks", SOLUTIONS, dest / "samples")
+    """Write the stamped solutions to dest/solutions, the release to dest/notebooks, the
+    samples to dest/samples, the README to dest/README.md and the release's cell list to
+    dest/release_cells.json."""
+    stamp_solutions(dest / "solutions")
+    generate_release(dest / "notebooks", dest / "solutions")
+    build_samples(dest / "notebooks", dest / "solutions", dest / "samples")
+    names = sorted(p.name for p in (dest / "notebooks").glob("*.ipynb"))
+    (dest / README.name).write_text(colab.stamp_readme(README.read_text(), names))
+    cells = json.dumps(release_cells(dest / "notebooks"), indent=1, ensure_ascii=False)
+    (dest / MANIFEST.name).write_text(cells + "\n")
+
+
+def _pairs(built: Path) -> list[tuple[Path, Path]]:
+    """(generated, committed) folders of notebooks."""
+    return [
+        (built / "solutions", SOLUTIONS),
+        (built / "notebooks", RELEASE),
+        (built / "samples", SAMPLES),
+    ]
+
+
+def _files(built: Path) -> list[tuple[Path, Path]]:
+    """(generated, committed) single files."""
+    return [(built / README.name, README), (built / MANIFEST.name, MANIFEST)]
 
 
 def _tree(folder: Path) -> set[str]:
@@ -53,7 +120,12 @@ def _tree(folder: Path) -> set[str]:
 def differences(built: Path) -> list[str]:
     """Files that differ between a fresh build in `built` and the committed ones."""
     found = []
-    for generated, committed in ((built / "notebooks", RELEASE), (built / "samples", SAMPLES)):
+    for generated, committed in _files(built):
+        if not committed.exists():
+            found.append(f"missing: {committed}")
+        elif not filecmp.cmp(generated, committed, shallow=False):
+            found.append(f"out of date: {committed}")
+    for generated, committed in _pairs(built):
         ours, theirs = _tree(generated), _tree(committed) if committed.exists() else set()
         for name in sorted(ours | theirs):
             a, b = generated / name, committed / name
@@ -69,7 +141,10 @@ def differences(built: Path) -> list[str]:
 def sync(built: Path) -> list[str]:
     """Copy a build over the committed files; return what changed."""
     changed = differences(built)
-    for generated, committed in ((built / "notebooks", RELEASE), (built / "samples", SAMPLES)):
+    for generated, committed in _files(built):
+        if not committed.exists() or not filecmp.cmp(generated, committed, shallow=False):
+            shutil.copyfile(generated, committed)
+    for generated, committed in _pairs(built):
         keep = _tree(generated)
         for name in _tree(committed) if committed.exists() else set():
             if name not in keep:
@@ -94,12 +169,15 @@ def main(argv: list[str] | None = None) -> int:
             for line in found:
                 print(line)
             if found:
-                print("notebooks/ or the samples are out of date: run `make release`.")
+                print("the release is out of date: run `make release` and commit the result.")
             return 1 if found else 0
         changed = sync(built)
     for line in changed:
         print(f"updated {line.split(': ', 1)[1]}")
-    print(f"release up to date: {RELEASE.relative_to(RELEASE.parents[1])}/ and samples")
+    print(
+        f"release up to date: {RELEASE.relative_to(REPO_ROOT)}/, the samples, the Colab "
+        f"badges and setup blocks, and {MANIFEST.relative_to(REPO_ROOT)}"
+    )
     return 0
 
 

@@ -12,7 +12,17 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("checks", "datasets", "devices", "gradcheck", "paths", "seeding", "timing")
+_SUBMODULES = (
+    "checks",
+    "datasets",
+    "devices",
+    "environment",
+    "gradcheck",
+    "paths",
+    "seeding",
+    "submit",
+    "timing",
+)
 
 
 def __getattr__(name: str):

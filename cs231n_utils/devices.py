@@ -41,7 +41,13 @@ def _torch_xla_device(reasons: list[str]):
         import torch_xla  # noqa: F401  (registers the XLA backend)
     except ImportError:
         if tpu_runtime_present():
-            reasons.append("a TPU is attached but torch_xla is not installed")
+            import torch
+
+            reasons.append(
+                "a TPU is attached but torch_xla is not installed (PyTorch reaches a TPU only "
+                f"through torch_xla: install the release matching torch {torch.__version__}, "
+                "or use TensorFlow's TPUStrategy, tf_strategy())"
+            )
         return None
     except Exception as error:  # torch_xla present but broken (version mismatch with torch)
         reasons.append(f"torch_xla failed to import: {error}")

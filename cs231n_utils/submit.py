@@ -1,0 +1,474 @@
+"""Check notebooks before submitting them, then zip them the way the grader reads them.
+
+In a terminal, from the folder that holds your notebooks (notebooks/dl_software with `make lab`):
+
+    cs231n-submit                                    # the whole unit, every notebook
+    cs231n-submit 01_numpy_gradients.ipynb --student-id ada
+
+or in a new cell at the end of a notebook (on Colab too, where the zip is then downloaded):
+
+    from cs231n_utils.submit import check_and_package
+    check_and_package("01_numpy_gradients.ipynb", student_id="ada")
+
+For each notebook it checks that the saved file is a valid notebook that was run top to bottom,
+runs it again in a fresh kernel and reports every cell whose outcome differs from what the file
+shows (a cell that only worked because of something run out of order), checks that every graded
+and locked cell is as released and every exercise was attempted, and warns about huge outputs.
+Only when nothing is wrong does it write `<student id>_dl_software.zip`, holding
+`<student id>/<notebook>` for each notebook plus `<student id>/environment.json` (versions and
+device), into the current folder (or `--out`). The zip is written under a temporary name and
+renamed when complete, so a failed run leaves no half-written file.
+
+The student id names the folder inside the zip, which the grader takes as your id. It is, in
+order: `--student-id` (`student_id=`), the CS231N_STUDENT_ID environment variable, or your login
+name (`student` where the login is root, as on Colab). It may hold letters, digits, `.`, `_`, `-`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import getpass
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import nbformat
+
+ASSIGNMENT = "dl_software"
+RELEASE_CELLS = "release_cells.json"  # written by `make release` next to this module
+MAX_NOTEBOOK_BYTES = 20 * 2**20  # the grader refuses larger files (autograder/submissions.py)
+LARGE_NOTEBOOK_BYTES = 5 * 2**20  # a finished notebook is well under 1 MB
+LARGE_OUTPUT_BYTES = 1 * 2**20  # one cell's outputs
+CELL_TIMEOUT_S = 600
+STUDENT_ID_ENV = "CS231N_STUDENT_ID"
+COLAB_DRIVE = Path("/content/drive/MyDrive/Colab Notebooks")  # where Colab saves copies
+SUBMIT_CALLS = ("check_and_package", "cs231n-submit")  # cells that submit are not re-run
+RESTART_HINT = "restart the kernel, run all cells (Kernel > Restart Kernel and Run All), save"
+
+
+class SubmitError(RuntimeError):
+    """Something must be fixed before the notebooks can be packaged; the message lists it."""
+
+
+@dataclass
+class Report:
+    """What was found in one notebook."""
+
+    name: str
+    path: Path | None = None
+    problems: list[str] = field(default_factory=list)  # block packaging
+    warnings: list[str] = field(default_factory=list)  # worth knowing, do not block
+
+    def lines(self) -> list[str]:
+        where = f" ({self.path})" if self.path and str(self.path) != self.name else ""
+        verdict = "PROBLEMS" if self.problems else "ok"
+        out = [f"{self.name}{where}: {verdict}"]
+        out += [f"  problem: {p}" for p in self.problems]
+        out += [f"  warning: {w}" for w in self.warnings]
+        return out
+
+
+# ----------------------------------------------------------------- what was released
+
+
+def release_cells() -> dict[str, list[dict]]:
+    """Release notebook name -> its nbgrader cells (grade_id, cell_type, locked, grade,
+    solution, points, source), as `make release` recorded them."""
+    text = resources.files("cs231n_utils").joinpath(RELEASE_CELLS).read_text(encoding="utf-8")
+    return json.loads(text)["notebooks"]
+
+
+def on_colab() -> bool:
+    """Whether this is a Colab kernel (Colab imports google.colab when the kernel starts)."""
+    return "google.colab" in sys.modules
+
+
+def find_notebook(name: str, folder: Path) -> Path | None:
+    """The student's copy of release notebook `name`: folder/name, and on Colab also the copy
+    Colab saved to Drive ("Copy of <name>" in Colab Notebooks/, with Drive mounted)."""
+    candidates = [folder / name]
+    if on_colab():
+        candidates += [COLAB_DRIVE / name, COLAB_DRIVE / f"Copy of {name}"]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def student_id(given: str | None = None) -> str:
+    """The id the zip's folder is named after (see the module docstring for the order)."""
+    chosen = given or os.environ.get(STUDENT_ID_ENV)
+    if not chosen:
+        try:
+            chosen = getpass.getuser()
+        except (OSError, KeyError):
+            chosen = ""
+        if chosen in ("", "root"):
+            chosen = "student"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", chosen):
+        raise SubmitError(
+            f"student id {chosen!r} may hold only letters, digits, '.', '_' and '-' (and start "
+            "with a letter or digit)"
+        )
+    return chosen
+
+
+# ------------------------------------------------------------------------- the checks
+
+
+def read_saved(path: Path, report: Report):
+    """The saved notebook, or None (with a problem recorded) if it is not a usable one."""
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        report.problems.append(
+            f"the file is {size / 2**20:.0f} MB; the grader refuses notebooks over "
+            f"{MAX_NOTEBOOK_BYTES >> 20} MB: clear the large outputs (Edit > Clear Outputs) and "
+            "run again"
+        )
+    if size == 0:
+        report.problems.append("the file is empty: save the notebook (Ctrl+S) and try again")
+        return None
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # nbformat raises several unrelated types for bad files
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        report.problems.append(
+            f"not a valid notebook ({first}); was it saved completely? Save it (Ctrl+S) again"
+        )
+        return None
+    return nb
+
+
+def _label(index: int, cell) -> str:
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    first = next((line for line in cell.source.splitlines() if line.strip()), "").strip()
+    first = first if len(first) <= 50 else first[:47] + "..."
+    return f"cell {index + 1}" + (f" [{gid}]" if gid else "") + (f" `{first}`" if first else "")
+
+
+def _is_submit_cell(cell) -> bool:
+    return cell.cell_type == "code" and any(call in cell.source for call in SUBMIT_CALLS)
+
+
+def check_cells(nb, released: list[dict], report: Report, allow_unfinished: bool) -> None:
+    """Graded and locked cells present and unchanged; every exercise attempted."""
+    by_id: dict[str, list] = {}
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid:
+            by_id.setdefault(gid, []).append(cell)
+    for expected in released:
+        gid = expected["grade_id"]
+        found = by_id.get(gid, [])
+        what = "graded test cell" if expected["grade"] and not expected["solution"] else "cell"
+        if not found:
+            report.problems.append(
+                f"the {what} [{gid}] is missing; copy it back from the release notebook"
+            )
+            continue
+        if len(found) > 1:
+            report.problems.append(f"the cell [{gid}] appears {len(found)} times; keep one")
+        cell = found[0]
+        if cell.cell_type != expected["cell_type"]:
+            report.problems.append(
+                f"the cell [{gid}] became a {cell.cell_type} cell; it must stay "
+                f"{expected['cell_type']}"
+            )
+        fixed = expected["locked"] or (expected["grade"] and not expected["solution"])
+        if fixed and cell.source.strip() != expected["source"].strip():
+            report.problems.append(
+                f"the {what} [{gid}] was changed ({_first_difference(cell.source, expected)}); "
+                "restore it from the release notebook: the grader uses the released version"
+            )
+        if expected["solution"] and cell.source.strip() == expected["source"].strip():
+            message = f"exercise [{gid}] was not attempted (it is exactly as released)"
+            (report.warnings if allow_unfinished else report.problems).append(message)
+
+
+def _first_difference(source: str, expected: dict) -> str:
+    got, want = source.strip().splitlines(), expected["source"].strip().splitlines()
+    for number, (a, b) in enumerate(zip(got, want, strict=False), start=1):
+        if a != b:
+            return f"line {number} is {a.strip()!r}, released as {b.strip()!r}"
+    return f"{len(got)} lines instead of {len(want)}"
+
+
+def check_run_order(nb, report: Report) -> None:
+    """Every code cell run, in order: what the file shows is one top-to-bottom run."""
+    never, previous = [], None
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip() or _is_submit_cell(cell):
+            continue
+        count = cell.get("execution_count")
+        if count is None:
+            never.append(str(index + 1))
+            continue
+        if previous is not None and count <= previous[1]:
+            report.problems.append(
+                f"{_label(index, cell)} ran as [{count}] after {previous[0]} ran as "
+                f"[{previous[1]}]: cells were run out of order, so the saved outputs may not "
+                f"be what the grader will see; {RESTART_HINT}"
+            )
+        previous = (_label(index, cell), count)
+    if never:
+        report.problems.append(
+            f"cells {', '.join(never)} were never run (or the notebook was saved before they "
+            f"ran); {RESTART_HINT}"
+        )
+
+
+def check_output_sizes(nb, path: Path, report: Report) -> None:
+    size = path.stat().st_size
+    if LARGE_NOTEBOOK_BYTES < size <= MAX_NOTEBOOK_BYTES:
+        report.warnings.append(
+            f"the file is {size / 2**20:.1f} MB; a finished notebook is well under 1 MB"
+        )
+    for index, cell in enumerate(nb.cells):
+        outputs = len(json.dumps(cell.get("outputs", [])))
+        if outputs > LARGE_OUTPUT_BYTES:
+            report.warnings.append(
+                f"{_label(index, cell)} has {outputs / 2**20:.1f} MB of output (printing a "
+                "whole array or many plots?); clear it or print less"
+            )
+
+
+def _error(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out.get('ename')}: {out.get('evalue')}"
+    return None
+
+
+def rerun(nb, folder: Path, timeout: int = CELL_TIMEOUT_S):
+    """A copy of `nb` executed top to bottom in a fresh kernel started in `folder` (errors
+    recorded in the outputs, not raised). Cells that submit are left out."""
+    from nbclient import NotebookClient
+
+    fresh = copy.deepcopy(nb)
+    for cell in fresh.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if _is_submit_cell(cell):
+                cell.source = ""
+    client = NotebookClient(
+        fresh,
+        timeout=timeout,
+        allow_errors=True,
+        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        resources={"metadata": {"path": str(folder)}},
+    )
+    client.execute()
+    return fresh
+
+
+def compare_runs(saved, fresh, report: Report, points: dict[str, float]) -> None:
+    """Report cells whose outcome in a fresh run differs from the saved one, and failures."""
+    for index, (before, after) in enumerate(zip(saved.cells, fresh.cells, strict=True)):
+        if before.cell_type != "code" or _is_submit_cell(before):
+            continue
+        now, then = _error(after), _error(before)
+        ran = before.get("execution_count") is not None
+        gid = before.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if now and ran and not then:
+            report.problems.append(
+                f"{_label(index, before)} ran without error in your saved notebook but fails "
+                f"in a fresh kernel with {now}. It depended on something run out of order, "
+                f"changed or deleted since; {RESTART_HINT}"
+            )
+        elif now and not ran:
+            report.problems.append(
+                f"{_label(index, before)} was never run and fails in a fresh kernel: {now}"
+            )
+        elif now:
+            cost = f" (worth {points[gid]:g} points)" if points.get(gid) else ""
+            report.warnings.append(f"{_label(index, before)} fails{cost}: {now}")
+        elif then and ran:
+            report.warnings.append(
+                f"{_label(index, before)} failed in your saved notebook ({then}) but passes "
+                f"in a fresh kernel; {RESTART_HINT} to see what the grader will see"
+            )
+
+
+def check_notebook(
+    name: str,
+    folder: Path,
+    released: list[dict],
+    allow_unfinished: bool = False,
+    execute: bool = True,
+) -> Report:
+    """Every check on one notebook; the report lists problems and warnings."""
+    path = find_notebook(name, folder)
+    report = Report(name, path)
+    if path is None:
+        where = f"{folder}" + (f" or {COLAB_DRIVE}" if on_colab() else "")
+        report.problems.append(f"not found in {where}; save it there under this name")
+        return report
+    nb = read_saved(path, report)
+    if nb is None:
+        return report
+    check_cells(nb, released, report, allow_unfinished)
+    check_run_order(nb, report)
+    check_output_sizes(nb, path, report)
+    if execute:
+        points = {c["grade_id"]: c["points"] for c in released if c["grade"]}
+        try:
+            fresh = rerun(nb, path.parent)
+        except Exception as error:  # a kernel that dies or a cell that times out
+            report.problems.append(f"running it again in a fresh kernel failed: {error}")
+        else:
+            compare_runs(nb, fresh, report, points)
+    return report
+
+
+# --------------------------------------------------------------------- the package
+
+
+def environment_info() -> dict:
+    """The versions and the device this submission was made with, for environment.json."""
+    from cs231n_utils import devices, environment
+
+    info: dict = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": devices.framework_versions(),
+        "tested_versions": environment.TESTED,
+        "version_drift": environment.version_drift(),
+        "platform": platform.platform(),
+        "colab": on_colab(),
+        "cpu": devices.cpu_model(),
+        "gpus": devices.gpu_names(),
+        "tpu_runtime": devices.tpu_runtime_present(),
+    }
+    if info["versions"].get("torch"):
+        try:
+            info["torch_device"] = str(devices.torch_device_choice())
+        except Exception as error:  # a broken PyTorch install should not stop a submission
+            info["torch_device"] = f"unknown ({error})"
+    return info
+
+
+def write_zip(files: dict[str, Path], sid: str, out_dir: Path, env: dict) -> Path:
+    """Write out_dir/<sid>_<assignment>.zip holding <sid>/<name> for each file and
+    <sid>/environment.json; atomically (a temporary file renamed at the end)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{sid}_{ASSIGNMENT}.zip"
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=out_dir)
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, path in files.items():
+                archive.write(path, f"{sid}/{name}")
+            archive.writestr(f"{sid}/environment.json", json.dumps(env, indent=1) + "\n")
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def check_and_package(
+    *notebooks: str,
+    student_id: str | None = None,
+    folder: str | Path | None = None,
+    out: str | Path | None = None,
+    allow_unfinished: bool = False,
+    execute: bool = True,
+    download: bool = True,
+) -> Path:
+    """Check the named notebooks (all of the unit's when none are named) and write the zip.
+
+    notebooks: release file names, e.g. "01_numpy_gradients.ipynb".
+    student_id: see the module docstring. folder: where the notebooks are (the current
+    folder by default). out: where the zip goes (the current folder by default).
+    allow_unfinished: report an exercise left as released as a warning, not a problem.
+    execute: run each notebook again in a fresh kernel (the check of what the grader sees).
+    download: on Colab, offer the zip for download.
+    Returns the zip's path; raises SubmitError listing the problems, writing nothing."""
+    sid = _student_id(student_id)
+    released = release_cells()
+    names = [Path(n).name for n in notebooks] or sorted(released)
+    unknown = [n for n in names if n not in released]
+    if unknown:
+        raise SubmitError(
+            f"not notebooks of this unit: {', '.join(unknown)} (expected some of: "
+            f"{', '.join(sorted(released))})"
+        )
+    folder = Path(folder) if folder else Path.cwd()
+    reports = []
+    for name in names:
+        print(f"checking {name} ...", flush=True)
+        reports.append(check_notebook(name, folder, released[name], allow_unfinished, execute))
+    lines = [line for report in reports for line in report.lines()]
+    problems = sum(len(r.problems) for r in reports)
+    if problems:
+        raise SubmitError(
+            f"{problems} problem(s) to fix before submitting; nothing was written:\n"
+            + "\n".join(lines)
+        )
+    print("\n".join(lines))
+    target = write_zip(
+        {r.name: r.path for r in reports}, sid, Path(out) if out else Path.cwd(), environment_info()
+    )
+    print(f"wrote {target} ({len(reports)} notebook(s), student id {sid!r})")
+    if download and on_colab():
+        from google.colab import files
+
+        files.download(str(target))
+    return target
+
+
+def _student_id(given: str | None) -> str:
+    sid = student_id(given)
+    if not given and not os.environ.get(STUDENT_ID_ENV):
+        print(
+            f"student id: {sid!r} (from your login; pass --student-id / student_id= or set "
+            f"{STUDENT_ID_ENV} to change it)"
+        )
+    return sid
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cs231n-submit",
+        description="Check notebooks as the grader will see them, then zip them for submission.",
+        epilog=f"The student id comes from --student-id, else ${STUDENT_ID_ENV}, else your "
+        "login name ('student' for root, as on Colab).",
+    )
+    parser.add_argument("notebooks", nargs="*", help="notebook files (default: the whole unit)")
+    parser.add_argument("--student-id", help=f"your student id (default: ${STUDENT_ID_ENV})")
+    parser.add_argument("--folder", help="where the notebooks are (default: this folder)")
+    parser.add_argument("--out", help="where to write the zip (default: this folder)")
+    parser.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="package even if an exercise was not attempted (reported as a warning)",
+    )
+    args = parser.parse_args(argv)
+    folder = args.folder
+    if folder is None and args.notebooks:
+        parents = {Path(n).parent for n in args.notebooks}
+        folder = parents.pop() if len(parents) == 1 else None
+        if folder is None:
+            parser.error("name notebooks from one folder (or pass --folder)")
+    try:
+        check_and_package(
+            *args.notebooks,
+            student_id=args.student_id,
+            folder=folder,
+            out=args.out,
+            allow_unfinished=args.allow_unfinished,
+        )
+    except SubmitError as error:
+        print(f"\nNOT SUBMITTED: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
