@@ -19,6 +19,7 @@ import os
 import shutil
 import statistics
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +140,10 @@ def grade(args) -> int:
     if not students:
         sys.exit(f"cs231n-grade: no student folders in {args.submissions}")
     db_url = args.db or gradebook.default_db_url(out)
-    gradebook.prepare(out, db_url)
+    # nbgrader's generate_assignment registers the assignment in the gradebook; it is needed
+    # only when the results are written, so it runs beside the grading.
+    preparing = ThreadPoolExecutor(max_workers=1)
+    prepared = preparing.submit(gradebook.prepare, out, db_url)
     settings = Settings(
         limits=Limits(
             memory_bytes=args.memory_mb * 2**20,
@@ -176,6 +180,8 @@ def grade(args) -> int:
         run_all(executor, todo, lambda job, slot: job(out, settings, slot), "students", progress)
     finally:
         executor.shutdown()
+        preparing.shutdown()
+    prepared.result()  # its error, if any, stops here: nothing is half-written
     results = [NotebookResult.from_json(read_json(job.result_path(out))) for job in jobs]
     return finish(args, out, db_url, jobs, results, handle)
 
@@ -183,7 +189,7 @@ def grade(args) -> int:
 def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], handle) -> int:
     gradebook.sync(db_url, results)
     gradebook.write_scores(results, out / "scores.csv")
-    gradebook.export_grades(out)
+    gradebook.export_grades(out, db_url)
     for job in jobs:
         try:
             gradebook.write_autograded(

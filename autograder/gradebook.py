@@ -90,10 +90,16 @@ def write_scores(results: list[NotebookResult], path: Path) -> None:
     _replace(path, buffer.getvalue())
 
 
-def export_grades(out: Path) -> Path:
-    """grades.csv written by nbgrader's own `export`, so its columns are nbgrader's."""
+def export_grades(out: Path, db_url: str) -> Path:
+    """grades.csv written by nbgrader's own CSV export plugin (what `nbgrader export` runs), so
+    its columns are nbgrader's; called in-process, which saves a start of nbgrader."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
     tmp = out / ".grades.csv.tmp"
-    run_nbgrader(out, "export", "--to", str(tmp))
+    with Gradebook(db_url) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        CsvExportPlugin(to=str(tmp), assignment=[ASSIGNMENT]).export(gb)
     os.replace(tmp, out / "grades.csv")
     return out / "grades.csv"
 

@@ -36,11 +36,14 @@ from autograder.nbgrader_cli import run_nbgrader  # noqa: E402
 GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
 
 
-def copy_submissions(dest: Path, notebooks: list[str]) -> Path:
+def copy_submissions(dest: Path, notebooks: list[str], copies: int) -> Path:
+    """`copies` students like each sample (complete-1, complete-2, ...): a class in small."""
     for student in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
-        (dest / student.name).mkdir(parents=True)
-        for name in notebooks:
-            shutil.copyfile(student / f"{name}.ipynb", dest / student.name / f"{name}.ipynb")
+        for copy in range(1, copies + 1):
+            folder = dest / f"{student.name}-{copy}"
+            folder.mkdir(parents=True)
+            for name in notebooks:
+                shutil.copyfile(student / f"{name}.ipynb", folder / f"{name}.ipynb")
     return dest
 
 
@@ -84,6 +87,7 @@ def cs231n_run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=2, help="students per sample")
     parser.add_argument(
         "--notebooks", nargs="+", default=["01_numpy_gradients", "04_pytorch_autograd"]
     )
@@ -92,7 +96,7 @@ def main() -> None:
     assert set(args.notebooks) <= known, f"unknown notebooks; choose from {sorted(known)}"
     with tempfile.TemporaryDirectory(prefix="cs231n-bench-") as scratch:
         root = Path(scratch)
-        submissions = copy_submissions(root / "submissions", args.notebooks)
+        submissions = copy_submissions(root / "submissions", args.notebooks, args.copies)
         count = len(list(submissions.glob("*/*.ipynb")))
         start = time.perf_counter()
         warm = root / "warm"
@@ -119,7 +123,7 @@ def main() -> None:
                 seconds, scores[way] = run(root / f"{way.replace(' ', '_')}-{repeat}")
                 times[way].append(seconds)
                 print(f"  run {repeat + 1} {way:<14} {seconds:6.1f} s", flush=True)
-    print(f"\n{count} notebooks ({len(args.notebooks)} per student, 3 students), "
+    print(f"\n{count} notebooks ({len(args.notebooks)} per student, {3 * args.copies} students), "
           f"medians of {args.repeat} runs:")  # fmt: skip
     median = {way: statistics.median(t) for way, t in times.items()}
     for way, seconds in median.items():
