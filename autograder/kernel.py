@@ -127,7 +127,9 @@ class SandboxedKernel:
     def _command(self, kernel_cmd: list[str]) -> list[str]:
         python = [Path(sys.base_prefix), Path(sys.prefix)]  # the interpreter, then the venv
         bound = [*python, REPO_ROOT / "cs231n_utils", REPO_ROOT / "data", *self.read_only]
-        extra = [p for p in self.hidden if p.is_dir() and not p.is_relative_to("/tmp")]
+        # Paths under /tmp are hidden by the private /tmp already, unless a bound folder lies
+        # there too (a checkout in /tmp): hide them all the same.
+        extra = [p for p in self.hidden if p.is_dir()]
         # A hidden folder inside a bound one (submissions under data/) is hidden after the
         # binds; one that holds a bound folder (the venv) before them, then bound through.
         inside = [p for p in extra if any(p.is_relative_to(b) for b in bound)]
@@ -137,7 +139,7 @@ class SandboxedKernel:
         empty = self.scratch.parent / f"{self.scratch.name}.empty"  # outside the kernel's reach
         empty.touch()
         for path in self.hidden:  # a file (the class's zip) reads as empty
-            if path.is_file() and not path.is_relative_to("/tmp"):
+            if path.is_file():
                 hide_after += ["--ro-bind", str(empty), str(path)]
         binds = []
         for path in bound:

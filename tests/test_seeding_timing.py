@@ -2,38 +2,45 @@
 
 from __future__ import annotations
 
-import random
+import json
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
 
 from cs231n_utils import seeding, timing
 
+SEED_SCRIPT = """
+import json, random
+import numpy as np
+import tensorflow as tf
+import torch
+from cs231n_utils import seeding
 
 def draw():
-    import tensorflow as tf
+    return [random.random(), float(np.random.rand()), torch.rand(1).item(),
+            float(tf.random.uniform([]))]
 
-    return (
-        random.random(),
-        np.random.rand(),
-        torch.rand(1).item(),
-        float(tf.random.uniform([])),
-    )
+seeded = seeding.seed_everything(7, frameworks=("torch", "tensorflow"))
+first = draw()
+seeding.seed_everything(7, frameworks=("torch", "tensorflow"))
+again = draw()
+seeding.seed_everything(8, frameworks=("torch", "tensorflow"))
+print(json.dumps([seeded, first, again, draw()]))
+"""
 
 
 def test_one_call_seeds_every_generator():
     """Does seed_everything make Python, NumPy, PyTorch and TensorFlow repeat themselves,
-    and a different seed change them all?"""
-    seeded = seeding.seed_everything(7, frameworks=("torch", "tensorflow"))
-    first = draw()
-    seeding.seed_everything(7, frameworks=("torch", "tensorflow"))
-    assert draw() == first
-    seeding.seed_everything(8, frameworks=("torch", "tensorflow"))
-    assert all(a != b for a, b in zip(draw(), first, strict=True))
+    and a different seed change them all? (In a process of its own: a thread left by another
+    test that draws from Python's global generator would make the repeat fail.)"""
+    run = subprocess.run([sys.executable, "-c", SEED_SCRIPT], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seeded, first, again, other = json.loads(run.stdout.splitlines()[-1])
+    assert again == first
+    assert all(a != b for a, b in zip(other, first, strict=True))
     assert seeded == ["python", "numpy", "torch", "tensorflow"]
 
 
