@@ -26,6 +26,9 @@ class CheckFailed(AssertionError):
 
 
 def _fail(message: str, hint: str | None = None):
+    # IPython and pytest leave frames with this local out of tracebacks: a student sees
+    # their own code and the verdict, not the checks' internals.
+    __tracebackhide__ = True
     if hint:
         message = f"{message}\n  Hint: {hint}"
     raise CheckFailed(message)
@@ -48,6 +51,7 @@ def _preview(a: np.ndarray, n: int = 4) -> str:
 
 def check_ready(name: str, value) -> None:
     """Fail with a plain message when an exercise still returns its `None` placeholder."""
+    __tracebackhide__ = True
     if value is None:
         _fail(UNFINISHED.format(name=name))
     if value is NotImplemented or value is Ellipsis:
@@ -56,6 +60,7 @@ def check_ready(name: str, value) -> None:
 
 def check_length(name: str, got, length: int, hint: str | None = None) -> None:
     """Check that a list (or other sequence) is finished and has `length` entries."""
+    __tracebackhide__ = True
     check_ready(name, got)
     try:
         size = len(got)
@@ -78,6 +83,7 @@ def check_array(
 
     shape: the expected shape, or None to accept any. floating: require a float dtype.
     """
+    __tracebackhide__ = True
     check_ready(name, got)
     try:
         array = to_numpy(got)
@@ -110,6 +116,7 @@ def check_array(
 def check_scalar(name: str, got, hint: str | None = None) -> float:
     """Check that `got` is one finite number (a Python float, a 0-d or 1-element array or
     tensor) and return it as a float."""
+    __tracebackhide__ = True
     array = check_array(name, got, floating=False, hint=hint)
     if array.size != 1:
         _fail(f"{name} should be a single number, got an array of shape {array.shape}.", hint)
@@ -123,6 +130,7 @@ def check_close(
 
     expected: an array (or number) computed by a reference implementation.
     """
+    __tracebackhide__ = True
     expected = np.asarray(to_numpy(expected), dtype=np.float64)
     got = check_array(name, got, shape=expected.shape, floating=False, hint=hint)
     result = compare(name, got, expected, tol=tol)
@@ -151,6 +159,7 @@ def check_gradient(
     f: the scalar function it claims to be the gradient of, called as f(x).
     x: the point, an array.
     """
+    __tracebackhide__ = True
     analytic, numeric = gradient_pair(name, analytic, f, x, hint)
     check_close(name, analytic, numeric, tol=tol, hint=hint)
 
@@ -158,6 +167,7 @@ def check_gradient(
 def gradient_pair(name: str, analytic, f: Callable, x, hint: str | None = None):
     """The two sides of check_gradient: (analytic as a checked array of x's shape, central
     differences of f at x). The batch grader records both and compares them itself."""
+    __tracebackhide__ = True
     x = np.asarray(to_numpy(x), dtype=np.float64)
     analytic = check_array(name, analytic, shape=x.shape, hint=_shape_hint(name, hint))
     value = f(x.copy())
@@ -179,6 +189,7 @@ def check_loss_decrease(losses, factor: float, name: str = "loss", hint: str | N
 
     losses: a sequence of at least two loss values, in training order.
     """
+    __tracebackhide__ = True
     check_ready(f"the {name} history", losses)
     history = check_array(f"the {name} history", losses, floating=False, hint=hint).ravel()
     if history.size < 2:
