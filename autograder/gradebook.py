@@ -28,17 +28,30 @@ def default_db_url(out: Path) -> str:
 
 
 def prepare(out: Path, db_url: str) -> None:
-    """Make `out` an nbgrader course folder whose gradebook knows the assignment."""
+    """Make `out` an nbgrader course folder whose gradebook knows the assignment. Skipped when
+    it already does, for these solutions and this gradebook (a rerun, a resumed run)."""
     import shutil
+    from importlib import metadata
 
     from autograder.course import SOLUTIONS
+    from autograder.jobs import sha256
 
+    default = db_url == default_db_url(out)
+    key = sha256(
+        metadata.version("nbgrader"),
+        "default gradebook" if default else db_url,
+        *(path.read_bytes() for path in sorted(SOLUTIONS.glob("*.ipynb"))),
+    )
+    write_config_file(out, None if default else db_url)  # names `out`: rewritten if it moved
+    stamp = out / ".prepared"
+    if stamp.is_file() and stamp.read_text() == key:
+        return
     source = out / "source" / ASSIGNMENT
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(SOLUTIONS, source)
-    write_config_file(out, db_url if db_url != default_db_url(out) else None)
     run_nbgrader(out, "generate_assignment", ASSIGNMENT, "--force")
+    _replace(stamp, key)
 
 
 def sync(db_url: str, results: list[NotebookResult]) -> None:

@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/grading.py [--repeat 3] [--notebooks 01_numpy_gradients ...]
 
-Each repetition grades the sample submissions (data/sample_submissions) four ways, in
+Each repetition grades copies of the sample submissions (data/sample_submissions) four ways, in
 turn, each into a fresh folder:
   nbgrader       `nbgrader autograde` of the whole class: one notebook after another
   sandbox x1     cs231n-grade --workers 1
   sandbox x2     cs231n-grade --workers 2
   no sandbox x1  cs231n-grade --workers 1 --unsafe-run-student-code-without-sandbox
 cs231n-grade's references (two runs of each solution) are computed once beforehand and
-copied in, as they are after the first batch of a term; their cost is reported apart.
+copied in, as they are after the first batch of a term; their cost is reported apart. Both
+graders start from a prepared course folder (nbgrader generate_assignment, untimed).
 Reported: medians of the wall times, throughput in notebooks per minute and its ratios,
 isolation overhead per notebook (sandbox x1 minus no sandbox x1, per notebook), and whether
 every autograded score of the two graders agrees.
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from autograder import gradebook  # noqa: E402
 from autograder.cli import UNSAFE_FLAG  # noqa: E402
 from autograder.course import ASSIGNMENT, SAMPLES, notebook_names  # noqa: E402
 from autograder.grade import prepare_course, read_scores  # noqa: E402
@@ -66,7 +68,8 @@ def nbgrader_run(submissions: Path, out: Path) -> tuple[float, dict]:
 def cs231n_run(
     submissions: Path, out: Path, references: Path, notebooks, *flags
 ) -> tuple[float, dict]:
-    out.mkdir(parents=True)
+    # the same head start nbgrader gets: the course folder prepared, untimed
+    shutil.copytree(references.parent / "course", out)
     shutil.copytree(references, out / "references")
     start = time.perf_counter()
     subprocess.run(
@@ -105,6 +108,7 @@ def main() -> None:
              "--no-progress"], check=True, capture_output=True,
         )  # fmt: skip
         print(f"references and a first grading: {time.perf_counter() - start:.0f} s (once a term)")
+        gradebook.prepare(warm / "course", gradebook.default_db_url(warm / "course"))
 
         def ours(*flags):
             refs = warm / "references"
