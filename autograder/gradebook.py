@@ -42,6 +42,7 @@ def prepare(out: Path, db_url: str) -> None:
         "default gradebook" if default else db_url,
         *(path.read_bytes() for path in sorted(SOLUTIONS.glob("*.ipynb"))),
     )
+    out.mkdir(parents=True, exist_ok=True)
     write_config_file(out, None if default else db_url)  # names `out`: rewritten if it moved
     stamp = out / ".prepared"
     if stamp.is_file() and stamp.read_text() == key:
