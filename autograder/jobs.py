@@ -22,9 +22,10 @@ from autograder import judge as judging
 from autograder.course import RELEASE, SOLUTIONS
 from autograder.kernel import Limits, SandboxedKernel
 from autograder.notebooks import grade_id, read
+from autograder.redaction import exception_kind
 from autograder.runner import Course, Execution, GraderError, execute, plan
 
-GRADER_FILES = ("recorder.py", "judge.py", "runner.py", "kernel.py", "jobs.py")
+PACKAGES = ("autograder", "cs231n_utils")  # every source file of these can change a verdict
 
 
 @dataclass
@@ -96,15 +97,19 @@ def sha256(*parts: bytes | str) -> str:
 
 @functools.cache
 def grader_key() -> str:
-    """Changes when the grading code or the framework versions change."""
-    here = Path(__file__).parent
+    """Changes when any source of the grader or the helpers, or a framework version, does."""
+    root = Path(__file__).resolve().parents[1]
+    sources = sorted(p for package in PACKAGES for p in (root / package).rglob("*.py"))
     versions = []
     for package in ("numpy", "torch", "tensorflow", "tensorflow-cpu", "keras"):
         try:
             versions.append(f"{package}={metadata.version(package)}")
         except metadata.PackageNotFoundError:
             pass
-    return sha256(*((here / name).read_bytes() for name in GRADER_FILES), ",".join(versions))
+    return sha256(
+        *(f"{p.relative_to(root)}\n".encode() + p.read_bytes() for p in sources),
+        ",".join(versions),
+    )
 
 
 @functools.cache
@@ -167,7 +172,7 @@ class ReferenceJob:
         run = _run_notebook(f"solution-{self.notebook}", nb, self.notebook, worker, settings)
         for question, document in run.documents.items():
             if not document or document.get("end") != "ok":
-                end = (document or {}).get("message") or run.probe_status.get(question)
+                end = (document or {}).get("error") or run.probe_status.get(question)
                 raise GraderError(
                     f"the solution of {self.notebook} does not pass its own test {question} "
                     f"in the sandbox: {end}"
@@ -182,20 +187,27 @@ class ReferenceJob:
         )
 
 
+_references: dict[tuple[str, str, str], dict[str, dict]] = {}  # loaded once per run
+
+
 def load_references(out: Path, notebook: str) -> dict[str, dict]:
-    """question -> {"records", "stable"} from the solution's two runs."""
+    """question -> the solution's answers document (the judge's reference), checked once:
+    both runs of the solution agree wherever a rule compares values, and pass their own
+    rules. Raises GraderError (an authoring problem, retried, never a zero) otherwise."""
+    cache = (str(out), notebook, solution_key(notebook))
+    if cache in _references:
+        return _references[cache]
     first, second = (read_json(ReferenceJob(notebook, r).path(out)) for r in (0, 1))
     if not first or not second:
         raise GraderError(f"the references of {notebook} are missing; rerun the grader")
-    references = {}
+    references, problems = {}, []
     for question, document in first["documents"].items():
-        records = document["records"]
-        stable = judging.stable_slots(records, second["documents"][question]["records"])
-        reference = {"records": records, "stable": stable}
-        verdict = judging.judge(document, reference)
-        if not verdict.passed:
-            raise GraderError(f"the solution fails {notebook} {question}: {verdict.messages}")
-        references[question] = reference
+        label = f"{notebook} {question}"
+        problems += judging.check_reference(document, second["documents"].get(question), label)
+        references[question] = document
+    if problems:
+        raise GraderError("; ".join(problems))
+    _references[cache] = references
     return references
 
 
@@ -255,7 +267,7 @@ class StudentJob:
         try:
             nb = read(self.path)
         except Exception as error:  # changed since discovery, or unreadable after all
-            return self._without_run("invalid", f"not a readable notebook: {error}")
+            return self._without_run("invalid", "not a readable notebook")
         references = load_references(out, self.notebook)
         info = course(self.notebook)
         run = _run_notebook(
@@ -263,9 +275,7 @@ class StudentJob:
         )
         questions = []
         for question in info.questions.values():
-            verdict = judging.judge(
-                run.documents.get(question.id), references[question.id], info.secret_lines
-            )
+            verdict = judging.judge(run.documents.get(question.id), references[question.id])
             status = "ok"
             if not verdict.passed:
                 failure = run.section_failures.get(question.id)
@@ -285,9 +295,8 @@ class StudentJob:
                     }[status]
                     verdict.messages.insert(0, f"a cell this question needs {what}")
             points = float(question.points) if verdict.passed else 0.0
-            questions.append(
-                QuestionResult(question.id, points, question.points, status, verdict.messages)
-            )
+            messages = verdict.messages + ([f"Hint: {verdict.hint}"] if verdict.hint else [])
+            questions.append(QuestionResult(question.id, points, question.points, status, messages))
         answers = {grade_id(c): c.source for c in nb.cells if c.cell_type == "markdown"}
         for gid, (pts, stub) in info.written.items():
             answer = answers.get(gid, stub)
@@ -296,7 +305,7 @@ class StudentJob:
             else:
                 questions.append(QuestionResult(gid, None, pts, "hand"))
         cells = [
-            {**asdict(c), "error": c.error and judging.sanitize(c.error, info.secret_lines)}
+            {**asdict(c), "error": c.error and exception_kind(c.error.split(":")[0])}
             for c in run.cells
             if c.status != "ok"
         ]

@@ -1,212 +1,424 @@
-"""The trusted half of grading: verdicts on the values a student's kernel recorded.
+"""The trusted half of grading: verdicts on the answers a student's kernel handed back.
 
-For each graded test cell the kernel returns what every check was given (autograder/
-recorder.py). Here, in the grader's own process, each check is run again on those values
-with the course's real `cs231n_utils.checks`, and each record is tied to the solution
-notebook's record of the same check: at least one of its values must match the solution's
-on the hidden inputs. A kernel that patched NumPy or the checks, skipped the test, or forged
-records therefore gains nothing: passing needs the values the solution produces.
+A graded test's hidden part calls the student's functions on hidden inputs and hands what they
+returned to `cs231n_utils.graded.answer`; the kernel sends those answers here as JSON. The
+references are the course solution's answers to the same hidden test, from the grader's own
+runs of the solution notebook. Each student answer is judged against the solution's answer at
+the same position, by the rule, tolerance and wording of the *solution's* record, with
+NumPy in this process. Nothing the kernel sends decides a rule, sizes an allocation beyond
+a fixed cap, or appears in a message: messages are written here, from the solution's names,
+case descriptions and hints and from numbers computed here (a relative error, a factor), and
+never show a value computed on a hidden input.
 
-Values that differ between two runs of the solution itself (timings, unseeded randomness)
-cannot tie a record to the solution; `stable_slots` finds them, and only the recomputed
-verdict applies to those.
+Trusted side: imports nothing that runs in the student's kernel.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from cs231n_utils import checks
-from cs231n_utils.gradcheck import rel_error
+from autograder.redaction import exception_kind
 
-# How close a value must be to the solution's to count as the same answer. Looser than the
-# checks' own tolerances on purpose: a correct solution written differently sums in another
-# order (float32 in the TensorFlow notebooks); a wrong one is off by far more.
-ANCHOR_TOL = 1e-4
-# Which records tie a question to the solution. Comparisons (close, gradient) are; a loss
-# history is tied by its first value only (training from the same start, the end of a
-# correct variant may land elsewhere). Format checks (ready, length, array, scalar) accept
-# any value of the right kind, so they tie a question only when it has no comparison, as
-# when a test compares a count itself.
-VALUE_KINDS = ("close", "gradient", "loss_decrease")
-STABLE_TOL = 1e-9  # two runs of the solution agree this well on a deterministic value
-MESSAGE_CHARS = 600
+MAX_ELEMENTS = 1_000_000  # per decoded array: matches cs231n_utils.graded.MAX_ELEMENTS
+MAX_ITEMS = 64
+MAX_ANSWERS = 2_000  # per question
+STABLE_TOL = 1e-9  # two runs of the solution agree this well on a deterministic answer
+DETERMINISTIC = ("close", "equal", "floats")  # rules that compare with the solution's value
+
+
+class Malformed(ValueError):
+    """An answer that is not what graded.encode writes: the student's zero, not a crash."""
 
 
 @dataclass
 class Verdict:
     passed: bool
     messages: list[str] = field(default_factory=list)
+    hint: str = ""
 
 
-def decode(slot: dict | None):
-    """A recorded value back as NumPy, None, or an opaque stand-in named like the original."""
-    if slot is None or slot.get("t") == "none":
+# ------------------------------------------------------------------------------- decoding
+
+
+def decode(slot) -> np.ndarray | list | None:
+    """An encoded answer as a float64 array (its original dtype's kind kept in `.dtype` of
+    the record), a list of such arrays, or None. Raises Malformed for anything else."""
+    if not isinstance(slot, dict):
+        raise Malformed("not an object")
+    kind = slot.get("t")
+    if kind == "none":
         return None
-    if slot.get("t") == "array":
-        data = np.asarray(slot["data"], dtype=np.float64).reshape(slot["shape"])
-        return data.astype(np.dtype(slot["dtype"]))
-    if slot.get("t") == "seq":
-        return [0.0] * int(slot["len"])
-    name = str(slot.get("type", "object"))[:60] if slot.get("t") == "object" else "array"
-    return type(name if name.isidentifier() else "object", (), {})()
+    if kind == "values":
+        values = slot.get("v")
+        if not isinstance(values, list) or len(values) > MAX_ELEMENTS:
+            raise Malformed("bad values")
+        for v in values:
+            if not (v is None or isinstance(v, int | float | bool) or _short_text(v)):
+                raise Malformed("bad value")
+        return values
+    if kind == "list":
+        items = slot.get("items")
+        if not isinstance(items, list) or len(items) > MAX_ITEMS:
+            raise Malformed("bad list")
+        return [_decode_array(item) for item in items]
+    return _decode_array(slot)
 
 
-def _same(a: dict | None, b: dict | None, tol: float) -> bool:
-    """Whether two recorded numeric values agree (shape, then relative error)."""
-    if not a or not b or a.get("t") != b.get("t"):
-        return False
-    if a["t"] == "seq":
-        return a["len"] == b["len"]
-    if a["t"] != "array" or a["shape"] != b["shape"]:
-        return False
-    x, y = np.asarray(a["data"], dtype=np.float64), np.asarray(b["data"], dtype=np.float64)
+def _short_text(value) -> bool:
+    return isinstance(value, str) and len(value) <= 200
+
+
+def _decode_array(slot) -> np.ndarray:
+    if not isinstance(slot, dict) or slot.get("t") != "array":
+        raise Malformed("not an array")
+    shape, data = slot.get("shape"), slot.get("data")
+    if not isinstance(shape, list) or len(shape) > 8:
+        raise Malformed("bad shape")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n for n in shape):
+        raise Malformed("bad shape")
+    if not isinstance(data, list) or len(data) > MAX_ELEMENTS or len(data) != math.prod(shape):
+        raise Malformed("bad data")  # the list's own length, never a declared one, is used
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in data):
+        raise Malformed("bad numbers")
+    return np.asarray(data, dtype=np.float64).reshape(shape)
+
+
+def _dtype_kind(slot: dict) -> str:
+    dtype = slot.get("dtype")
+    return dtype[1] if isinstance(dtype, str) and len(dtype) > 1 else "?"
+
+
+# ---------------------------------------------------------------------------------- rules
+
+
+def _where(ref: dict) -> str:
+    return f" on a hidden case ({ref['case']})" if ref.get("case") else " on a hidden case"
+
+
+def _relative_error(x: np.ndarray, y: np.ndarray) -> float:
+    """max |x - y| / max(|x| + |y|, 1e-8), elementwise: gradcheck.rel_error's definition."""
     if x.size == 0:
-        return True
-    if not np.array_equal(np.isfinite(x), np.isfinite(y)):
-        return False
-    finite = np.isfinite(x)
-    if not np.array_equal(x[~finite], y[~finite]):
-        return False
-    return bool(rel_error(x[finite], y[finite]) <= tol) if finite.any() else True
+        return 0.0
+    return float(np.max(np.abs(x - y) / np.maximum(np.abs(x) + np.abs(y), 1e-8)))
 
 
-def stable_slots(first: list[dict], second: list[dict]) -> list[list[str]]:
-    """For each record of a solution run, the slots whose values a second run reproduced."""
-    stable = []
-    for i, record in enumerate(first):
-        other = second[i] if i < len(second) else {"slots": {}}
-        stable.append(
-            [
-                slot
-                for slot, value in record["slots"].items()
-                if value.get("t") in ("array", "seq")
-                and _same(value, other["slots"].get(slot), STABLE_TOL)
-            ]
+def _compare(name: str, mine, theirs, tol: float, where: str) -> str | None:
+    if isinstance(theirs, list) and not all(isinstance(t, np.ndarray) for t in theirs):
+        # plain values (strings, None, numbers): equal, item by item
+        if not isinstance(mine, list) or len(mine) != len(theirs):
+            return f"{name}: another number of items{where} than the solution's"
+        for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            if type(a) is not type(b) or a != b:
+                return f"{name}: item {i} differs from the solution's{where}"
+        return None
+    if isinstance(theirs, list):
+        if not isinstance(mine, list) or len(mine) != len(theirs):
+            count = len(mine) if isinstance(mine, list) else "not a list of"
+            return f"{name}: {count} arrays{where}, not the {len(theirs)} expected"
+        for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            failure = _compare(f"{name}[{i}]", a, b, tol, where)
+            if failure:
+                return failure
+        return None
+    if mine is None:
+        return f"{name} is None{where}: is the exercise finished?"
+    if not isinstance(mine, np.ndarray):
+        return f"{name} should be an array of numbers{where}"
+    if mine.shape != theirs.shape:
+        return f"{name} has shape {mine.shape}{where}, not the shape the solution returns"
+    if not np.all(np.isfinite(mine)):
+        return f"{name} contains NaN or inf{where}"
+    error = _relative_error(mine, theirs)
+    if error > tol:
+        return f"{name} is off by a relative error of {error:.1e}{where} (allowed {tol:.0e})"
+    return None
+
+
+def _close(mine, ref, theirs, answers) -> str | None:
+    return _compare(ref["name"], mine, theirs, max(float(ref.get("tol", 0.0)), 0.0), _where(ref))
+
+
+def _equal(mine, ref, theirs, answers) -> str | None:
+    return _compare(ref["name"], mine, theirs, 0.0, _where(ref))
+
+
+def _type_failure(slot, ref: dict) -> str | None:
+    """With the rule's `same_type`, the array type and dtype must be the solution's (both
+    named from the solution's record and a fixed vocabulary, never from the kernel)."""
+    theirs = ref["value"]
+    if not ref["params"].get("same_type") or theirs.get("t") != "array":
+        return None
+    if not isinstance(slot, dict) or (slot.get("kind"), slot.get("dtype")) != (
+        theirs.get("kind"),
+        theirs.get("dtype"),
+    ):
+        dtype = np.dtype(theirs["dtype"]).name
+        return f"{ref['name']} should be a {theirs.get('kind')} array of dtype {dtype}{_where(ref)}"
+    return None
+
+
+def _floats(mine, ref, theirs, answers, slot=None) -> str | None:
+    name, where = ref["name"], _where(ref)
+    if not isinstance(mine, np.ndarray) or slot is None or slot.get("items") != ["float"]:
+        return f"{name} should be a list of Python floats{where} (use loss.item() or float())"
+    if mine.shape != theirs.shape:
+        return f"{name} has {mine.size} entries{where}, expected {theirs.size}"
+    return None
+
+
+def _permutations(mine, ref, theirs, answers) -> str | None:
+    name, where = ref["name"], _where(ref)
+    if not isinstance(mine, np.ndarray) or mine.ndim != 2 or mine.shape != theirs.shape:
+        return f"{name}: not {len(theirs)} epochs of {theirs.shape[1]} indices{where}"
+    n = mine.shape[1]
+    for epoch, row in enumerate(mine):
+        if not np.array_equal(np.sort(row), np.arange(n)):
+            return f"{name}: epoch {epoch} does not hold every index exactly once{where}"
+    if np.array_equal(mine[0], np.arange(n)):
+        return f"{name}: the first epoch is in index order{where}: nothing was shuffled"
+    if all(np.array_equal(row, mine[0]) for row in mine):
+        return f"{name}: every epoch came in the same order{where}"
+    return None
+
+
+def _same_as(mine, ref, theirs, answers) -> str | None:
+    earlier = answers.get(str(ref["params"].get("of")))
+    name, where = ref["name"], _where(ref)
+    if earlier is None or not isinstance(mine, np.ndarray) or not isinstance(earlier, np.ndarray):
+        return f"{name}: nothing to compare with{where}"
+    if mine.shape != earlier.shape or not np.array_equal(mine, earlier):
+        return f"{name}: differs from {ref['params'].get('of')}{where}; it should be the same"
+    return None
+
+
+def _differs_from(mine, ref, theirs, answers) -> str | None:
+    earlier = answers.get(str(ref["params"].get("of")))
+    name, where = ref["name"], _where(ref)
+    if earlier is None or not isinstance(mine, np.ndarray) or not isinstance(earlier, np.ndarray):
+        return f"{name}: nothing to compare with{where}"
+    if mine.shape == earlier.shape and np.array_equal(mine, earlier):
+        return f"{name}: the same as {ref['params'].get('of')}{where}; it should differ"
+    return None
+
+
+def _accuracy(mine, ref, theirs, answers) -> str | None:
+    """Predicted labels against the solution run's labels `given["y"]`."""
+    labels = decode(ref["given"]["y"])
+    name, where = ref["name"], _where(ref)
+    if not isinstance(mine, np.ndarray) or mine.shape != labels.shape:
+        return f"{name}: expected one predicted label per example{where}"
+    accuracy = float(np.mean(mine == labels))
+    if accuracy < float(ref["params"]["min_accuracy"]):
+        return (
+            f"{name}: accuracy {accuracy:.1%}{where}; at least "
+            f"{float(ref['params']['min_accuracy']):.0%} is needed"
         )
-    return stable
+    return None
 
 
-def _recheck(record: dict, reference: dict) -> None:
-    """Run the record's check again here, on its values; raise checks.CheckFailed."""
-    kind, params = reference["kind"], reference["params"]
-    name = reference["name"]  # the solution's wording: nothing from the kernel is echoed
-    slots = record["slots"]
-    with contextlib.redirect_stdout(io.StringIO()):
-        if kind == "ready":
-            checks.check_ready(name, decode(slots.get("value")))
-        elif kind == "length":
-            got = slots.get("got")
-            if got and got.get("t") == "object":
-                raise checks.CheckFailed(f"{name} should be a list, got a {got.get('type')}.")
-            checks.check_length(name, decode(got), params["length"])
-        elif kind == "array":
-            checks.check_array(
-                name, decode(slots.get("got")), shape=params["shape"], floating=params["floating"]
+def _true(mine, ref, theirs, answers) -> str | None:
+    if not isinstance(mine, np.ndarray) or mine.size != 1 or not bool(mine.ravel()[0]):
+        return f"{ref['name']}: does not hold{_where(ref)}"
+    return None
+
+
+def _at_most(mine, ref, theirs, answers) -> str | None:
+    bound = float(ref["params"]["bound"])
+    if not isinstance(mine, np.ndarray) or mine.size != 1 or not np.isfinite(mine).all():
+        return f"{ref['name']} should be one number{_where(ref)}"
+    value = float(mine.ravel()[0])
+    if value > bound:
+        return f"{ref['name']} is {value:g}{_where(ref)}; at most {bound:g} is allowed"
+    return None
+
+
+def mlp_forward(params: list[np.ndarray], x: np.ndarray, layout: str) -> np.ndarray:
+    """Logits of a ReLU MLP. layout "plain": [w1, w2, ...] with x @ w and no biases;
+    "keras": [kernel, bias, ...] with x @ kernel + bias; "torch": [weight, bias, ...] with
+    x @ weight.T + bias."""
+    step = 1 if layout == "plain" else 2
+    h = x
+    for i in range(0, len(params), step):
+        w = params[i].T if layout == "torch" else params[i]
+        h = h @ w + (params[i + 1] if step == 2 else 0.0)
+        if i + step < len(params):
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def mlp_loss(logits: np.ndarray, y: np.ndarray, loss: str) -> float:
+    if loss == "mse":
+        return float(np.sum((logits - y) ** 2) / len(logits))
+    z = logits - logits.max(axis=1, keepdims=True)
+    labels = y.astype(np.int64).ravel()
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]))
+
+
+def _trained_mlp(mine, ref, theirs, answers) -> str | None:
+    """The loss of the returned parameters, recomputed here on the solution's training data,
+    must be `factor` times below the loss of the starting parameters; optionally the held-out
+    accuracy must reach `min_accuracy`."""
+    name, where, params = ref["name"], _where(ref), ref["params"]
+    given = {key: decode(value) for key, value in ref["given"].items()}
+    start = given["start"]
+    if not isinstance(mine, list) or len(mine) != len(start):
+        return f"{name}: expected {len(start)} parameter arrays{where}"
+    for got, first in zip(mine, start, strict=True):
+        if not isinstance(got, np.ndarray) or got.shape != first.shape:
+            return f"{name}: a parameter has another shape than the model's{where}"
+        if not np.all(np.isfinite(got)):
+            return f"{name} contain NaN or inf{where}: the training diverged"
+    layout, loss = params.get("layout", "plain"), params.get("loss", "mse")
+    x, y = given["x"], given["y"]
+    before = mlp_loss(mlp_forward(start, x, layout), y, loss)
+    after = mlp_loss(mlp_forward(mine, x, layout), y, loss)
+    factor = float(params.get("factor", 1.0))
+    if not after * factor <= before:
+        achieved = before / after if after > 0 else math.inf
+        return (
+            f"{name}: the training loss of the returned parameters, recomputed by the grader, "
+            f"fell by a factor of {achieved:.3g}{where}; at least {factor:g} is needed"
+        )
+    if "min_accuracy" in params:
+        logits = mlp_forward(mine, given["x_val"], layout)
+        accuracy = float(np.mean(logits.argmax(axis=1) == given["y_val"].astype(np.int64)))
+        if accuracy < float(params["min_accuracy"]):
+            return (
+                f"{name}: held-out accuracy {accuracy:.1%}{where}, recomputed by the grader; "
+                f"at least {float(params['min_accuracy']):.0%} is needed"
             )
-        elif kind == "scalar":
-            checks.check_scalar(name, decode(slots.get("got")))
-        elif kind == "close":
-            expected = decode(slots.get("expected"))
-            if not isinstance(expected, np.ndarray):
-                raise checks.CheckFailed(f"{name}: the test's reference could not be computed.")
-            checks.check_close(name, decode(slots.get("got")), expected, tol=params["tol"])
-        elif kind == "gradient":
-            analytic = checks.check_array(name, decode(slots.get("analytic")), params["shape"])
-            numeric = decode(slots.get("numeric"))
-            if not isinstance(numeric, np.ndarray):
-                raise checks.CheckFailed(f"{name}: the numerical gradient could not be computed.")
-            checks.check_close(name, analytic, numeric, tol=params["tol"])
-        elif kind == "loss_decrease":
-            checks.check_loss_decrease(decode(slots.get("losses")), params["factor"], name=name)
-        else:
-            raise checks.CheckFailed(f"unknown check {kind!r}")
+    return None
 
 
-def _first(slot: dict | None) -> dict | None:
-    if not slot or slot.get("t") != "array" or not slot["data"]:
-        return slot
-    return {**slot, "shape": [1], "data": slot["data"][:1]}
+Rule = Callable[..., str | None]
+RULES: dict[str, Rule] = {
+    "close": _close,
+    "equal": _equal,
+    "floats": _floats,
+    "permutations": _permutations,
+    "same_as": _same_as,
+    "differs_from": _differs_from,
+    "true": _true,
+    "at_most": _at_most,
+    "trained_mlp": _trained_mlp,
+    "accuracy": _accuracy,
+}
 
 
-def _anchor_failure(record: dict, reference: dict, stable: list[str]) -> str | None:
-    """None when the record matches the solution on one of its stable values; else why not."""
-    if not stable:
-        return None
-    tol = max(ANCHOR_TOL, reference["params"].get("tol", 0.0))
-    mine = dict(record["slots"])
-    theirs = dict(reference["slots"])
-    if reference["kind"] == "loss_decrease":
-        mine["losses"], theirs["losses"] = _first(mine.get("losses")), _first(theirs["losses"])
-    if any(_same(mine.get(s), theirs[s], tol) for s in stable):
-        return None
-    slot = stable[0]
-    mine, theirs = mine.get(slot) or {}, theirs[slot]
-    if mine.get("t") == "array" and mine.get("shape") == theirs.get("shape"):
-        error = rel_error(decode(mine).astype(np.float64), decode(theirs).astype(np.float64))
-        detail = f"relative error {error:.1e} on the grader's inputs"
-    else:
-        detail = "a different shape or type on the grader's inputs"
-    return (
-        f"{reference['name']}: does not match the course's solution ({detail}). Your own check "
-        "passed, so the difference is in a case the visible test does not try."
-    )
+# -------------------------------------------------------------------------------- verdicts
 
 
-def sanitize(text: str, secret_lines: set[str]) -> str:
-    """A kernel's message, shortened, with any line of hidden test source removed."""
-    lines = [
-        line
-        for line in str(text).splitlines()
-        if not any(secret in line for secret in secret_lines)
-    ]
-    text = "\n".join(lines) if lines else "(message withheld)"
-    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
+def answers_of(document) -> list[dict]:
+    """The answer records of a document, each a dict; Malformed when there is no such list."""
+    if not isinstance(document, dict):
+        raise Malformed("not an object")
+    answers = document.get("answers")
+    if not isinstance(answers, list) or len(answers) > MAX_ANSWERS:
+        raise Malformed("no answers")
+    if not all(isinstance(a, dict) for a in answers):
+        raise Malformed("bad answer")
+    return answers
 
 
-def judge(document: dict | None, reference: dict, secret_lines: set[str] = frozenset()) -> Verdict:
-    """Whether a question's records earn its points.
+def judge(document, reference: dict) -> Verdict:
+    """Whether a question's answers earn its points.
 
-    document: what the student's kernel returned ({"records": [...], "end": ...}), or None.
-    reference: {"records": [...], "stable": [[slot, ...], ...]} from the solution notebook.
-    secret_lines: lines of hidden test source that must not appear in a message.
+    document: what the student's kernel returned ({"answers": [...], "end": ...}), or None.
+    reference: the solution's document for the same question (trusted).
     """
+    ref_answers = reference["answers"]
     if document is None:
-        return Verdict(False, ["the graded checks produced no result (was the kernel busy?)"])
+        return Verdict(False, ["the hidden tests returned no answers (did the cell finish?)"])
+    try:
+        answers = answers_of(document)
+    except Malformed:
+        return Verdict(False, ["the hidden tests' answers could not be read"])
     if document.get("end") == "too_large":
-        return Verdict(False, ["the values given to the checks were too large to grade"])
-    records, ref_records = document.get("records") or [], reference["records"]
-    compares = any(r["kind"] in VALUE_KINDS for r in ref_records)
-    for i, record in enumerate(records):
-        if i >= len(ref_records):
-            return Verdict(False, ["the test ran more checks than the course's solution does"])
-        ref = ref_records[i]
-        if record.get("kind") != ref["kind"]:
-            return Verdict(False, [f"{ref['name']}: the checks ran in an unexpected order"])
+        return Verdict(False, ["the answers handed to the grader were too large to grade"])
+    mine_by_name: dict[str, object] = {}
+    for i, ref in enumerate(ref_answers):
+        if i >= len(answers):
+            return _stopped(document, ref, i, len(ref_answers))
+        record = answers[i]
+        if record.get("name") != ref["name"]:
+            return Verdict(
+                False, ["the hidden tests' answers came in another order than the course's"]
+            )
         try:
-            _recheck(record, ref)
-        except checks.CheckFailed as failure:
-            return Verdict(False, [str(failure)])
-        except Exception as error:  # a record the checks cannot read: malformed, not a pass
-            return Verdict(False, [f"{ref['name']}: unreadable record ({type(error).__name__})"])
-        if record.get("outcome") == "failed":  # the kernel's check failed; ours did not
-            return Verdict(False, [f"{ref['name']}: the check failed in your notebook"])
-        tied = ref["kind"] in VALUE_KINDS or not compares
-        failure = _anchor_failure(record, ref, reference["stable"][i]) if tied else None
+            mine = decode(record.get("value"))
+            theirs = decode(ref["value"])
+        except Malformed:
+            return Verdict(False, [f"{ref['name']}: the answer could not be read{_where(ref)}"])
+        failure = _type_failure(record.get("value"), ref)
         if failure:
-            return Verdict(False, [failure])
-    if document.get("end") == "error":
-        kind = str(document.get("type", "Exception"))[:80]
-        message = sanitize(document.get("message", ""), secret_lines)
-        if document.get("check_failed"):
-            return Verdict(False, [message])
-        return Verdict(False, [f"your code raised {kind}: {message}"])
+            return Verdict(False, [failure], ref.get("hint", ""))
+        try:
+            if ref["rule"] == "floats":  # judged on how the values were held, too
+                failure = _floats(mine, ref, theirs, mine_by_name, slot=record.get("value"))
+            else:
+                failure = RULES[ref["rule"]](mine, ref, theirs, mine_by_name)
+        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError):
+            failure = f"{ref['name']}: the answer could not be judged{_where(ref)}"
+        if failure:
+            return Verdict(False, [failure], ref.get("hint", ""))
+        mine_by_name.setdefault(ref["name"], mine)
+    if len(answers) > len(ref_answers):
+        return Verdict(False, ["the hidden tests received more answers than the course's give"])
     if document.get("end") != "ok":
-        return Verdict(False, ["the graded checks did not finish"])
-    if len(records) != len(ref_records):
-        return Verdict(False, [f"only {len(records)} of the {len(ref_records)} graded checks ran"])
+        return _stopped(document, None, len(ref_answers), len(ref_answers))
     return Verdict(True)
+
+
+def _stopped(document: dict, ref: dict | None, done: int, total: int) -> Verdict:
+    if document.get("end") == "error":
+        kind = exception_kind(document.get("error"))
+        where = _where(ref) if ref else " after the last answer"
+        return Verdict(
+            False,
+            [
+                f"the graded test stopped with {_article(kind)}{where}, after {done} of {total} "
+                "answers; run this exercise's check in your notebook to see the error"
+            ],
+        )
+    return Verdict(False, [f"the graded test did not finish ({done} of {total} answers)"])
+
+
+def _article(kind: str) -> str:
+    return kind if kind == "another exception" else f"a {kind}"
+
+
+# ------------------------------------------------------------------------------ references
+
+
+def check_reference(first: dict, second: dict, label: str) -> list[str]:
+    """Problems of a question's two solution runs: answers a rule cannot judge, answers that
+    compare with the solution's value but differ between runs, and a solution that fails
+    its own rules. Empty when the question can be graded."""
+    problems = []
+    try:
+        one, two = answers_of(first), answers_of(second)
+    except Malformed:
+        return [f"{label}: the solution's hidden tests handed back no answers"]
+    if first.get("end") != "ok" or not one:
+        return [f"{label}: the solution's hidden tests did not finish with answers"]
+    if [a.get("name") for a in one] != [a.get("name") for a in two]:
+        return [f"{label}: the two solution runs gave different answers"]
+    for a, b in zip(one, two, strict=True):
+        if a.get("rule") not in RULES:
+            problems.append(f"{label} {a.get('name')}: unknown rule {a.get('rule')!r}")
+        elif a["rule"] in DETERMINISTIC:
+            x, y = decode(a["value"]), decode(b["value"])
+            if _compare(a["name"], x, y, STABLE_TOL, "") is not None:
+                problems.append(
+                    f"{label} {a['name']}: differs between two runs of the solution; seed it, "
+                    "or judge it by a property rule"
+                )
+    if not problems:
+        verdict = judge(first, first)
+        if not verdict.passed:
+            problems.append(f"{label}: the solution fails its own hidden tests: {verdict.messages}")
+    return problems

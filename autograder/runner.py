@@ -5,8 +5,8 @@ make grading depend only on the student's answers:
 - read-only cells (the setup cell) and graded test cells come from the course, whatever the
   student's copy says; one the student deleted is put back where the release has it, and a
   duplicate runs once;
-- a graded test cell runs as a probe (autograder/recorder.py), hidden tests included, and
-  its records leave the kernel for the judge;
+- a graded test cell runs as a probe (cs231n_utils/graded.py), hidden tests included, and
+  the answers its hidden part hands back leave the kernel for the judge;
 - a cell that hangs, crashes the kernel or runs out of memory is killed and recorded, the
   kernel is restarted, the cells that had run are run again, and the notebook goes on
   without it. Only the questions that needed that cell lose points.
@@ -17,15 +17,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import nbformat
 
 from autograder.kernel import CellOutcome, SandboxedKernel
 from autograder.notebooks import grade_id
-from autograder.recorder import MIME
 
-RECORDER_SOURCE = (Path(__file__).parent / "recorder.py").read_text()
+MIME = "application/x-cs231n-answers+json"  # as cs231n_utils.graded.MIME (kernel side)
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 FAILURES = ("timeout", "memory", "died")  # outcomes after which the kernel was restarted
 MAX_RESTARTS = 8  # the notebook timeout bounds the time they take
@@ -53,19 +51,25 @@ def strip_hidden_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if line.strip() not in HIDDEN_MARKERS)
 
 
+def hidden_part(source: str) -> str:
+    """The lines of a test cell between the hidden-test markers."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        if line.strip() in HIDDEN_MARKERS:
+            inside = line.strip() == HIDDEN_MARKERS[0]
+        elif inside:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def hidden_lines(solution: nbformat.NotebookNode) -> set[str]:
-    """The lines of hidden test source (long enough to be recognisable), for redaction."""
-    found = set()
-    for cell in solution.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if line.strip() == HIDDEN_MARKERS[0]:
-                inside = True
-            elif line.strip() == HIDDEN_MARKERS[1]:
-                inside = False
-            elif inside and len(line.strip()) >= 12:
-                found.add(line.strip())
-    return found
+    """The lines of hidden test source (long enough to be recognisable)."""
+    return {
+        line.strip()
+        for cell in solution.cells
+        for line in hidden_part(cell.source).splitlines()
+        if len(line.strip()) >= 12
+    }
 
 
 @dataclass
@@ -132,18 +136,20 @@ def plan(course: Course, notebook: nbformat.NotebookNode) -> list[Item]:
         if gid in position:
             place(gid)
         elif cell.cell_type == "code" and cell.source.strip():
-            items.append(Item("code", cell.source, f"cell {index}"))
+            items.append(Item("code", cell.source, f"cell {index + 1}"))  # as Jupyter counts
     if course.order:
         place(course.order[-1])
     return items
 
 
 def probe_code(test_source: str, max_bytes: int) -> str:
-    """The code sent to the kernel for one graded test: the recorder, then the test."""
+    """The code sent to the kernel for one graded test: run it with its answers recorded.
+    Names are taken from builtins and the module, not the notebook's globals, so that a
+    notebook's own `graded` or `compile` does not change what runs (a kernel that tampers
+    with it anyway only misreports its own answers)."""
     return (
-        "(lambda ns: (exec(compile(ns['source'], '<cs231n recorder>', 'exec'), ns), "
-        f"ns['run_probe']({test_source!r}, {max_bytes})))"
-        f"({{'__name__': 'cs231n_recorder', 'source': {RECORDER_SOURCE!r}}})[1]"
+        "__builtins__.__import__('cs231n_utils.graded', fromlist=['run_probe'])"
+        f".run_probe({test_source!r}, {int(max_bytes)})"
     )
 
 
@@ -210,11 +216,12 @@ def execute(
 
 
 def _parse(document: str | None) -> dict | None:
+    """The kernel's answers document, or None; never raises (deep nesting included)."""
     if document is None:
         return None
     try:
         parsed = json.loads(document)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return parsed if isinstance(parsed, dict) else None
 

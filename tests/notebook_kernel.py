@@ -8,6 +8,9 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 from autograder.notebooks import grade_id
+from autograder.runner import MIME, is_test, probe_code, strip_hidden_markers
+
+MAX_ANSWER_BYTES = 16 * 2**20
 
 
 class CellResult:
@@ -35,9 +38,22 @@ class CellResult:
         )
 
     @property
+    def answers(self) -> dict | None:
+        """The answers document a probe (`NotebookKernel.probe`) displayed, or None."""
+        import json
+
+        for out in self.outputs:
+            if MIME in out.get("data", {}):
+                return json.loads(out["data"][MIME])
+        return None
+
+    @property
     def passed(self) -> bool:
-        """Passed as nbgrader sees it: no exception and nothing written to stderr."""
-        return self.error is None and not self.stderr
+        """Passed as nbgrader sees it: no exception and nothing written to stderr (for a probe:
+        its test ran to the end)."""
+        answers = self.answers
+        finished = answers is None or answers.get("end") == "ok"
+        return self.error is None and not self.stderr and finished
 
 
 class NotebookKernel:
@@ -76,14 +92,23 @@ class NotebookKernel:
         self.client.execute_cell(cell, len(self._scratch.cells) - 1)
         return CellResult(cell)
 
+    def probe(self, source: str) -> CellResult:
+        """Run a graded test cell as the batch grader does: its hidden answers recorded."""
+        return self.run(probe_code(source, MAX_ANSWER_BYTES))
+
     def run_all(self) -> dict[str, CellResult]:
-        """Execute every code cell in order; results of cells with a grade_id, by grade_id."""
+        """Execute every code cell in order; results of cells with a grade_id, by grade_id.
+        Graded test cells run as probes, so their results also hold the hidden answers."""
         results = {}
         for cell in self.nb.cells:
-            if cell.cell_type == "code":
+            if cell.cell_type != "code":
+                continue
+            if is_test(cell):
+                result = self.probe(strip_hidden_markers(cell.source))
+            else:
                 result = self.run(cell.source)
-                if grade_id(cell):
-                    results[grade_id(cell)] = result
+            if grade_id(cell):
+                results[grade_id(cell)] = result
         return results
 
     def source(self, cell_id: str) -> str:

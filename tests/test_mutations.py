@@ -1,14 +1,18 @@
 """Every autograded test can fail: a plausible wrong answer makes it fail, and the correct
-answer makes it pass again. Each solution notebook runs once in a kernel; each mutation
-re-runs only the changed cell and the tests it must fail."""
+answer makes it pass again. Each solution notebook runs once in a kernel, its graded tests as
+the batch grader runs them; each mutation re-runs only the changed cell and the tests it must
+fail, and the grader's own judge compares their hidden answers with the solution's."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from autograder import mutations
+from autograder import judge, mutations
 from autograder.course import RELEASE, SOLUTIONS, notebook_names
 from autograder.notebooks import grade_id, read
+from autograder.runner import hidden_part, is_test, strip_hidden_markers
 from notebook_kernel import NotebookKernel
 
 pytestmark = pytest.mark.slow
@@ -58,7 +62,22 @@ def test_solution_passes_every_test(kernels, name):
     _, results = kernels(name)
     for test in graded_tests(read(SOLUTIONS / name)):
         result = results[test]
-        assert result.passed, f"{name} {test}: {result.error or result.stderr}"
+        assert result.passed, f"{name} {test}: {result.error or result.stderr or result.answers}"
+        assert judge.check_reference(result.answers, result.answers, test) == []
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_hidden_tests_only_hand_back_answers(name):
+    """Does every graded test's hidden part hand answers to the grader and compute no
+    reference of its own (no check, no expected value, no numerical gradient) in the
+    student's kernel?"""
+    for cell in read(SOLUTIONS / name).cells:
+        if not is_test(cell):
+            continue
+        hidden = hidden_part(cell.source)
+        assert "graded.answer(" in hidden, f"{grade_id(cell)}: no hidden answers"
+        for word in (r"\bchecks\.", r"\bnumerical_gradient\(", r"\bexpected\b", r"\breference"):
+            assert not re.search(word, hidden), f"{grade_id(cell)}: the hidden tests use {word!r}"
 
 
 @pytest.mark.parametrize("name", notebook_names())
@@ -69,10 +88,16 @@ def test_every_autograded_test_has_a_mutation(name):
     assert not missing, f"{name}: no mutation proves these tests can fail: {sorted(missing)}"
 
 
+def graded(kernel, references, test):
+    """The judge's verdict on `test` run now in the kernel, against the solution's answers."""
+    result = kernel.probe(strip_hidden_markers(kernel.source(test)))
+    return judge.judge(result.answers, references[test].answers)
+
+
 @pytest.mark.parametrize(("name", "mutation"), CASES)
 def test_mutation_is_caught(kernels, name, mutation):
     """Does this plausible wrong answer fail the tests it targets, and only through them?"""
-    kernel, _ = kernels(name)
+    kernel, references = kernels(name)
     release = read(RELEASE / name)
     original = kernel.source(mutation.cell)
     reruns = [kernel.source(cell) for cell in mutation.rerun]
@@ -82,8 +107,8 @@ def test_mutation_is_caught(kernels, name, mutation):
         for source in reruns:
             kernel.run(source)
         for test in mutation.fails:
-            result = kernel.run(kernel.source(test))
-            assert not result.passed, f"{test} passed with mutation {mutation.name!r}"
+            verdict = graded(kernel, references, test)
+            assert not verdict.passed, f"{test} passed with mutation {mutation.name!r}"
             if mutation.visible_passes:
                 visible = next(c.source for c in release.cells if grade_id(c) == test)
                 shown = kernel.run(visible)
@@ -96,5 +121,5 @@ def test_mutation_is_caught(kernels, name, mutation):
         for source in reruns:
             kernel.run(source)
     for test in mutation.fails:
-        restored = kernel.run(kernel.source(test))
-        assert restored.passed, f"{test} still fails after restoring the solution"
+        restored = graded(kernel, references, test)
+        assert restored.passed, f"{test} still fails after restoring the solution: {restored}"
