@@ -266,7 +266,7 @@ class StudentJob:
             return self._without_run(self.file_status, self.message or self.file_status)
         try:
             nb = read(self.path)
-        except Exception as error:  # changed since discovery, or unreadable after all
+        except Exception:  # changed since discovery, or unreadable after all
             return self._without_run("invalid", "not a readable notebook")
         references = load_references(out, self.notebook)
         info = course(self.notebook)
