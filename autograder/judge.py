@@ -374,17 +374,21 @@ def judge(document, reference: dict) -> Verdict:
 
 
 def _stopped(document: dict, ref: dict | None, done: int, total: int) -> Verdict:
-    if document.get("end") == "error":
-        kind = exception_kind(document.get("error"))
-        where = _where(ref) if ref else " after the last answer"
-        return Verdict(
-            False,
-            [
-                f"the graded test stopped with {_article(kind)}{where}, after {done} of {total} "
-                "answers; run this exercise's check in your notebook to see the error"
-            ],
+    if document.get("end") != "error":
+        return Verdict(False, [f"the graded test did not finish ({done} of {total} answers)"])
+    kind = _article(exception_kind(document.get("error")))
+    if done == 0:
+        message = (
+            f"this exercise's check stopped with {kind} before the hidden tests ran: run the "
+            "check in your notebook, it says what is wrong"
         )
-    return Verdict(False, [f"the graded test did not finish ({done} of {total} answers)"])
+    else:
+        where = _where(ref) if ref else " after the last answer"
+        message = (
+            f"your code raised {kind}{where}, after {done} of {total} answers; the visible "
+            "check passed, so the difference is in a case it does not try"
+        )
+    return Verdict(False, [message], ref.get("hint", "") if ref else "")
 
 
 def _article(kind: str) -> str:

@@ -11,6 +11,13 @@
     visible_passes = false   # true: the release's visible check passes, only hidden tests fail
     rerun = []               # grade_ids of later cells to re-run after the change
 
+    [[alternative]]          # a correct answer written differently: full marks
+    name = "einsum instead of @"
+    cell = "two_layer_loss"
+    replace = "h_pre = x @ w1"
+    with = "h_pre = np.einsum('nd,dh->nh', x, w1)"
+    passes = ["test_two_layer_loss", "test_two_layer_gradients"]
+
 The test suite applies each one in a kernel that ran the solution notebook; the sample
 submission `partly_wrong` is built from some of them.
 """
@@ -50,12 +57,15 @@ class Mutation:
         return source.replace(self.replace, self.with_, 1)
 
 
-def load(notebook: str) -> list[Mutation]:
-    """The mutations of one notebook (file name); an empty list when it has none."""
+def load(notebook: str, kind: str = "mutation") -> list[Mutation]:
+    """The mutations of one notebook (file name); an empty list when it has none.
+
+    kind "alternative" reads the `[[alternative]]` entries instead: correct answers written
+    differently from the solution, each with `passes = [...]`, the tests it must pass."""
     path = MUTATIONS / f"{notebook.removesuffix('.ipynb')}.toml"
     if not path.exists():
         return []
-    entries = tomllib.loads(path.read_text())["mutation"]
+    entries = tomllib.loads(path.read_text()).get(kind, [])
     return [
         Mutation(
             notebook=notebook,
@@ -63,7 +73,7 @@ def load(notebook: str) -> list[Mutation]:
             cell=entry["cell"],
             replace=entry["replace"],
             with_=entry["with"],
-            fails=tuple(entry["fails"]),
+            fails=tuple(entry.get("fails" if kind == "mutation" else "passes", ())),
             visible_passes=entry.get("visible_passes", False),
             rerun=tuple(entry.get("rerun", ())),
         )

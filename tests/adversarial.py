@@ -28,6 +28,12 @@ POINTS = {
 }
 FULL = {q: (p, "ok") for q, p in POINTS.items()}
 ZERO = {q: (0, "ok") for q in POINTS}
+# Only the two forward passes written: what an honest half-finished notebook earns (1 / 10).
+FORWARD = {**ZERO, "test_two_layer_loss": (1, "ok")}
+FORWARD_PASSES = {
+    "graph_forward_backward": "c = float(np.sum(x * y + z))",
+    "two_layer_loss": "loss = float(np.sum((np.maximum(x @ w1, 0) @ w2 - y) ** 2) / len(x))",
+}
 
 SOLUTION_CELLS = ("graph_forward_backward", "two_layer_loss", "train_two_layer",
                   "eval_numerical_gradient")  # fmt: skip
@@ -74,6 +80,123 @@ def _patched_solution(gid: str, first_line: str):
     return nb
 
 
+def _forward_only(extra: str = "", inside: dict[str, str] | None = None):
+    """The release with only the two forward passes written (honest score 1 / 10), then an
+    extra cell after the setup and extra lines at the start of some functions' bodies."""
+    nb = _base("untouched")
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid in FORWARD_PASSES:
+            cell.source = cell.source.replace("# YOUR CODE HERE", FORWARD_PASSES[gid])
+        if inside and gid in inside:
+            marker = "# YOUR CODE HERE" if gid not in FORWARD_PASSES else FORWARD_PASSES[gid]
+            cell.source = cell.source.replace(marker, f"{inside[gid]}\n    {marker}")
+    if extra:
+        index = next(i for i, c in enumerate(nb.cells) if grade_id(c) == "setup")
+        nb.cells.insert(index + 1, _cell(extra))
+    return nb
+
+
+# Forgers: each tries to make the grader accept answers the notebook did not compute.
+_FORGED_LINES = [
+    "from IPython.display import display\n",
+    "display({'application/x-cs231n-answers+json': '{\"answers\": [], \"end\": \"ok\"}'}, "
+    "raw=True)\n",
+]
+FORGE_TRANSFORMER = f"""
+def _forge(lines):
+    return {_FORGED_LINES!r}
+get_ipython().input_transformers_post.append(_forge)
+"""
+FORGE_PATCH_ANSWER = """
+import cs231n_utils.graded as _g
+_real_answer = _g.answer
+def _lax(name, value, rule="close", **kw):
+    kw.pop("tol", None)
+    _real_answer(name, value, "true", tol=1e9, **kw)
+_g.answer = _lax
+"""
+FORGE_PATCH_RECORDING = """
+    import cs231n_utils.graded as _g
+    if _g._recording is not None:
+        _g._recording[:] = [dict(a, rule="true", value={"t": "array", "dtype": "<f8",
+                             "shape": [1], "data": [1.0]}) for a in _g._recording]"""
+FORGE_COMPILE = """
+import builtins
+_compile = builtins.compile
+def compile(source, filename, mode, *args, **kwargs):
+    return _compile("pass", filename, mode) if filename == "<graded test>" else \
+        _compile(source, filename, mode, *args, **kwargs)
+builtins.compile = compile
+"""
+FORGE_LATE_DISPLAY = """
+from IPython.display import display
+_forged = '{"answers": [], "end": "ok"}'
+get_ipython().events.register(
+    "post_run_cell",
+    lambda result: display({"application/x-cs231n-answers+json": _forged}, raw=True))
+"""
+# grads of the right shape, taken from any array in the callers' frames (a reference, if
+# the test computed one) or zeros
+FORGE_FRAMES = """
+    import inspect as _inspect
+    _found = {}
+    for _frame in _inspect.stack()[1:]:
+        for _name, _value in _frame.frame.f_locals.items():
+            if isinstance(_value, np.ndarray):
+                _found.setdefault(_value.shape, _value)
+    grad_w1 = _found.get(w1.shape, np.zeros_like(w1)).copy()
+    grad_w2 = _found.get(w2.shape, np.zeros_like(w2)).copy()
+    return float(np.sum((np.maximum(x @ w1, 0) @ w2 - y) ** 2) / len(x)), \
+        {"w1": grad_w1, "w2": grad_w2}"""
+FORGE_TENSOR = """
+class _Late(np.ndarray):
+    def detach(self):
+        return self
+    def cpu(self):
+        return self
+    def numpy(self):
+        import inspect
+        for frame in inspect.stack()[1:]:
+            for value in frame.frame.f_locals.values():
+                if isinstance(value, np.ndarray) and value.shape == self.shape and \
+                        not isinstance(value, _Late):
+                    return np.asarray(value)
+        return np.asarray(self)
+"""
+FORGE_SETPROFILE = """
+import sys
+def _profile(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "answer":
+        frame.f_locals.get("params", {}).clear()
+        if "rule" in frame.f_locals:
+            frame.f_locals["rule"] = "true"
+sys.setprofile(_profile)
+import threading
+threading.setprofile(_profile)
+"""
+FORGE_EXTRA_ANSWERS = """
+    import cs231n_utils.graded as _g
+    for _ in range(3):
+        _g.answer("dloss/dw1", np.zeros_like(w1))"""
+# Leaks: each tries to carry the hidden test's source to a human (feedback, scores, tables).
+LEAK_SOURCE = """
+    import inspect as _inspect, base64 as _b64
+    _source = next((f.frame.f_locals["test_source"] for f in _inspect.stack()
+                    if "test_source" in f.frame.f_locals), "none")
+    {action}"""
+LEAKS = {
+    "leak_exception_name": "raise type(_source[:4000], (Exception,), {})(_source)",
+    "leak_exception_message": "raise ValueError(_source[::-1] + _source)",
+    "leak_stdout_stderr": "import sys; print(_source); print(_source, file=sys.stderr); "
+    "raise KeyError(_b64.b64encode(_source.encode()).decode())",
+    "leak_answer_names": "import cs231n_utils.graded as _g; "
+    "[_g.answer(line, 1.0, case=line, hint=line) for line in _source.splitlines()]",
+    "leak_html_display": "from IPython.display import display, HTML, Javascript; "
+    "display(HTML('<pre>' + _source + '</pre>')); display(Javascript('alert(1)'))",
+}
+
+
 def _edit_tests(kind: str, how: str):
     nb = _base(kind)
     tests = [c for c in nb.cells if grade_id(c) in POINTS]
@@ -102,12 +225,26 @@ def build(folder: Path, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
         # tampering inside the kernel: every answer is still wrong
         "cheat_transformer_pass": (_with_cell("untouched",
             "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])"), ZERO),
-        "cheat_transformer_forge": (_with_cell("untouched",
-            "def _forge(lines):\n"
-            "    return ['from IPython.display import display\\n', "
-            "\"display({'text/x-cs231n-records': '{\\\\\"records\\\\\": [], \\\\\"end\\\\\": "
-            "\\\\\"ok\\\\\"}'}, raw=True)\\n\"]\n"
-            "get_ipython().input_transformers_post.append(_forge)"), ZERO),
+        "cheat_transformer_forge": (_with_cell("untouched", FORGE_TRANSFORMER), ZERO),
+        # forgers with the forward passes written: no more than the honest 1 / 10
+        "control_forward_only": (_forward_only(), FORWARD),
+        "forge_patch_answer": (_forward_only(FORGE_PATCH_ANSWER), FORWARD),
+        "forge_patch_recording": (_forward_only(inside={
+            "two_layer_loss": FORGE_PATCH_RECORDING,
+            "graph_forward_backward": FORGE_PATCH_RECORDING}), ZERO),
+        "forge_builtins_compile": (_forward_only(FORGE_COMPILE), ZERO),
+        "forge_late_display": (_forward_only(FORGE_LATE_DISPLAY), ZERO),
+        "forge_frames": (_forward_only(inside={"two_layer_loss": FORGE_FRAMES}), FORWARD),
+        "forge_tensor_protocol": (_forward_only(FORGE_TENSOR, inside={
+            "two_layer_loss": "\n    grad_w1, grad_w2 = np.zeros_like(w1).view(_Late), "
+            "np.zeros_like(w2).view(_Late)\n    return float(np.sum((np.maximum(x @ w1, 0) @ w2 "
+            "- y) ** 2) / len(x)), {'w1': grad_w1, 'w2': grad_w2}"}), FORWARD),
+        "forge_setprofile": (_forward_only(FORGE_SETPROFILE), FORWARD),
+        "forge_extra_answers": (_forward_only(inside={"two_layer_loss": FORGE_EXTRA_ANSWERS}),
+            ZERO),
+        **{name: (_forward_only(inside={"eval_numerical_gradient":
+                                        LEAK_SOURCE.format(action=action)}), FORWARD)
+           for name, action in LEAKS.items()},
         "cheat_assert_allclose": (_with_cell("untouched",
             "np.testing.assert_allclose = lambda *a, **k: None\n"
             "np.allclose = lambda *a, **k: True"), ZERO),
@@ -231,4 +368,5 @@ def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
     }
 
 
-__all__ = ["FULL", "NOTEBOOK", "POINTS", "REPO_ROOT", "ZERO", "build", "build_bad_inputs"]
+__all__ = ["FORWARD", "FULL", "LEAKS", "NOTEBOOK", "POINTS", "REPO_ROOT", "ZERO", "build",
+           "build_bad_inputs"]

@@ -24,6 +24,11 @@ CASES = [
     for m in mutations.load(name)
 ]
 NOTEBOOKS = [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in notebook_names()]
+ALTERNATIVES = [
+    pytest.param(name, a, id=f"{name}:{a.name}", marks=pytest.mark.xdist_group(name))
+    for name in notebook_names()
+    for a in mutations.load(name, "alternative")
+]
 
 
 def graded_tests(nb) -> list[str]:
@@ -123,3 +128,24 @@ def test_mutation_is_caught(kernels, name, mutation):
     for test in mutation.fails:
         restored = graded(kernel, references, test)
         assert restored.passed, f"{test} still fails after restoring the solution: {restored}"
+
+
+@pytest.mark.parametrize(("name", "alternative"), ALTERNATIVES)
+def test_a_correct_answer_written_differently_earns_full_marks(kernels, name, alternative):
+    """Does a correct answer that is not the solution's code (another loop order, another
+    API, another random draw) pass the tests it answers, as the grader judges them?"""
+    kernel, references = kernels(name)
+    original = kernel.source(alternative.cell)
+    reruns = [kernel.source(cell) for cell in alternative.rerun]
+    try:
+        changed = kernel.run(alternative.apply(original))
+        assert changed.error is None, f"the alternative itself fails: {changed.error}"
+        for source in reruns:
+            kernel.run(source)
+        for test in alternative.fails:  # the tests it must pass
+            verdict = graded(kernel, references, test)
+            assert verdict.passed, f"{test} failed with {alternative.name!r}: {verdict}"
+    finally:
+        kernel.run(original)
+        for source in reruns:
+            kernel.run(source)
