@@ -244,10 +244,7 @@ class SandboxedKernel:
     def kill(self) -> None:
         """End the kernel and everything it started."""
         if self.kc is not None:
-            if self._monitor is not None:
-                self.kc.iopub_channel.socket.disable_monitor()
-                self._monitor.close(linger=0)
-                self._monitor = None
+            self._close_monitor()
             self.kc.stop_channels()
             self.kc = None
         if self._context is not None:
@@ -315,11 +312,27 @@ class SandboxedKernel:
     def _checked(self, outcome: CellOutcome) -> CellOutcome:
         if self._dropped():
             fail(outcome, TOO_LARGE)
+            self._reconnect_iopub()
         return outcome
 
+    def _reconnect_iopub(self) -> None:
+        """A fresh iopub connection: ZeroMQ ends one that carried a message over the cap for
+        good (a protocol error is not retried), and the kernel, its state intact, goes on."""
+        self._close_monitor()
+        self.kc.iopub_channel.close()
+        self.kc._iopub_channel = None  # the client's property connects a new one on next use
+        self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self.kc.wait_for_ready(timeout=30)  # a round trip: the subscription has arrived
+
+    def _close_monitor(self) -> None:
+        if self._monitor is not None:
+            self.kc.iopub_channel.socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
     def _dropped(self) -> bool:
-        """Whether iopub lost its connection since the last call: ZeroMQ drops the connection
-        on a message over MAX_MESSAGE_BYTES (and reconnects)."""
+        """Whether iopub lost its connection since the last call: ZeroMQ ends the connection
+        on a message over MAX_MESSAGE_BYTES."""
         dropped = False
         while self._monitor is not None and self._monitor.poll(0):
             self._monitor.recv_multipart()
