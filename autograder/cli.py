@@ -158,7 +158,7 @@ def grade(args) -> int:
     progress = not args.no_progress
     try:
         references = [ReferenceJob(n, r) for n in notebooks for r in (0, 1)]
-        todo = [job for job in references if not job.done(out)]
+        todo = [job for job in references if not _done(job, out)]
         failed = [
             f"{job.label}: {result}"
             for job, result in run_all(
@@ -174,22 +174,79 @@ def grade(args) -> int:
             for s in students
             for name, nb in s.notebooks.items()
         ]
-        todo = [job for job in jobs if not job.done(out)]
+        todo = [job for job in jobs if not _done(job, out)]
         if len(todo) < len(jobs):
             print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} notebooks already graded")
-        run_all(executor, todo, lambda job, slot: job(out, settings, slot), "students", progress)
+        failures = {
+            job: error
+            for job, error in run_all(
+                executor, todo, lambda job, slot: job(out, settings, slot), "students", progress
+            )
+            if isinstance(error, BaseException)
+        }
     finally:
         executor.shutdown()
         preparing.shutdown()
     prepared.result()  # its error, if any, stops here: nothing is half-written
-    results = [NotebookResult.from_json(read_json(job.result_path(out))) for job in jobs]
+    results = load_results(out, jobs, failures)
     return finish(args, out, db_url, jobs, results, handle)
 
 
+def _done(job, out: Path) -> bool:
+    """Whether a job's result is on disk and current; a result that cannot be read is not."""
+    try:
+        return job.done(out)
+    except Exception:
+        return False
+
+
+def load_results(
+    out: Path, jobs: list[StudentJob], failures: dict[StudentJob, BaseException]
+) -> list[NotebookResult]:
+    """Every job's result from its file. A job whose file is missing or corrupt (its run
+    failed, or the disk did) is a grader_error here, in memory, so that everything else is
+    still written; the reason is printed for the instructor, and a rerun grades it again."""
+    results = []
+    for job in jobs:
+        try:
+            result = NotebookResult.from_json(read_json(job.result_path(out)))
+            if (result.student_id, result.notebook) != (job.student_id, job.notebook):
+                raise ValueError("the result of another notebook")
+        except ValueError as error:
+            failure = failures.get(job)
+            why = f"{type(failure).__name__}: {failure}" if failure else str(error)
+            print(f"cs231n-grade: {job.label}: no readable result ({why})", file=sys.stderr)
+            result = _not_graded(job, "its result could not be read; run the grader again")
+        results.append(result)
+    return results
+
+
+def _not_graded(job: StudentJob, reason: str) -> NotebookResult:
+    message = f"grader error (not the student's): {reason}"
+    try:
+        return job._without_run("grader_error", message)
+    except Exception:  # the course itself cannot be read: a result without questions
+        return NotebookResult(job.student_id, job.notebook, "grader_error", "", message=message)
+
+
+def _attempt(what: str, step, *args) -> bool:
+    """Run one output step; False (reported) if it failed, so the others are still written."""
+    try:
+        step(*args)
+    except Exception as error:
+        print(f"cs231n-grade: could not write {what}: {type(error).__name__}: {error}")
+        return False
+    return True
+
+
 def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], handle) -> int:
-    gradebook.sync(db_url, results)
-    gradebook.write_scores(results, out / "scores.csv")
-    gradebook.export_grades(out, db_url)
+    """Write every output from the results, each on its own: one that fails is reported and
+    makes the exit status 1, and the others are still written."""
+    written = [
+        _attempt("scores.csv", gradebook.write_scores, results, out / "scores.csv"),
+        _attempt("the gradebook", gradebook.sync, db_url, results),
+    ]
+    written.append(written[-1] and _attempt("grades.csv", gradebook.export_grades, out, db_url))
     for job in jobs:
         try:
             gradebook.write_autograded(
@@ -197,7 +254,7 @@ def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], ha
             )
         except Exception as error:  # formgrader's copy only: the scores are already written
             print(f"could not write the autograded copy of {job.label}: {error}", file=sys.stderr)
-    write_feedback(results, out / "feedback")
+    written.append(_attempt("the feedback pages", write_feedback, results, out / "feedback"))
     rows = [
         Score(r.student_id, r.notebook, q.question, q.points, q.max_points,
               "hand" if q.status == "hand" else "autograder")
@@ -207,7 +264,7 @@ def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], ha
     print(format_table(rows))
     print(summary(results))
     print(f"\noutputs in {out}: scores.csv, grades.csv, feedback/, gradebook ({db_url})")
-    code = 0
+    code = 0 if all(written) else 1
     errors = [r for r in results if r.status == "grader_error"]
     if errors:
         print(f"\n{len(errors)} notebook(s) not graded because of a grader problem; run again:")

@@ -55,7 +55,8 @@ def run_all(
     progress: bool = True,
 ) -> list[tuple[object, object | BaseException]]:
     """Run every job; return (job, result or exception) in completion order, with a progress
-    bar (count, rate, ETA) on stderr."""
+    bar (count, rate, ETA) on stderr. Every job is in the list: whatever a job raised (SystemExit
+    included) is its entry, and only an interrupt of the grader itself stops the loop."""
     from tqdm import tqdm
 
     jobs = list(jobs)
@@ -71,7 +72,9 @@ def run_all(
                 job = futures[future]
                 try:
                     done.append((job, future.result()))
-                except Exception as error:  # reported by the caller, never silently a zero
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as error:  # reported by the caller, never silently a zero
                     done.append((job, error))
                 bar.set_postfix_str(getattr(job, "label", ""), refresh=False)
                 bar.update()

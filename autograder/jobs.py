@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -20,7 +21,9 @@ from pathlib import Path
 
 from autograder import judge as judging
 from autograder.course import RELEASE, SOLUTIONS
+from autograder.failures import student_failure, where
 from autograder.kernel import Limits, SandboxedKernel
+from autograder.names import file_stem
 from autograder.notebooks import grade_id, read
 from autograder.redaction import exception_kind
 from autograder.runner import Course, Execution, GraderError, execute, plan
@@ -60,9 +63,17 @@ class NotebookResult:
 
     @classmethod
     def from_json(cls, data: dict) -> NotebookResult:
-        data = dict(data)
-        data["questions"] = [QuestionResult(**q) for q in data["questions"]]
-        return cls(**data)
+        """The result a job wrote. Raises ValueError for anything that is not one (a missing
+        file reads as None), so that a caller can count it as not graded."""
+        try:
+            data = dict(data)
+            data["questions"] = [QuestionResult(**q) for q in data["questions"]]
+            result = cls(**data)
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"not a notebook result ({type(error).__name__})") from error
+        if not all(isinstance(getattr(result, f), str) for f in ("student_id", "notebook")):
+            raise ValueError("not a notebook result (its names are not text)")
+        return result
 
 
 def write_json(path: Path, data) -> None:
@@ -80,11 +91,14 @@ def write_json(path: Path, data) -> None:
         raise
 
 
-def read_json(path: Path):
+def read_json(path: Path) -> dict | None:
+    """The JSON object in a file the grader wrote, or None when it is missing, unreadable or
+    not an object (a rerun then redoes its job)."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def sha256(*parts: bytes | str) -> str:
@@ -231,35 +245,44 @@ class StudentJob:
         return sha256(solution_key(self.notebook), self.file_status, content)
 
     def result_path(self, out: Path) -> Path:
-        return out / "results" / self.student_id / f"{self.notebook}.json"
+        return out / "results" / file_stem(self.student_id) / f"{self.notebook}.json"
 
     def done(self, out: Path) -> bool:
         data = read_json(self.result_path(out))
         return bool(data) and data.get("key") == self.key() and data["status"] != "grader_error"
 
     def __call__(self, out: Path, settings: Settings, worker: int) -> NotebookResult:
+        """Grade and write the result file, whatever happens: a failure of the grading
+        machinery (GraderError) is a grader_error, retried on a rerun; anything else that
+        goes wrong while planning, running or judging this notebook is caused by its content,
+        and costs this notebook its points (invalid or crashed), never the batch."""
         try:
             result = self.grade(out, settings, worker)
         except GraderError as error:
             result = self._without_run("grader_error", f"grader error (not the student's): {error}")
+        except Exception as error:
+            status, message = student_failure(error)
+            print(f"cs231n-grade: {self.label}: {status}: {where(error)}", file=sys.stderr)
+            result = self._without_run(status, message)
         write_json(self.result_path(out), asdict(result))
         return result
 
     def _without_run(self, status: str, message: str) -> NotebookResult:
+        try:
+            key = self.key()
+        except OSError:  # the file went away since discovery: regrade it next time
+            key = sha256(solution_key(self.notebook), "unreadable")
         info = course(self.notebook)
+        points = None if status == "grader_error" else 0.0
         questions = [
-            QuestionResult(
-                q.id, None if status == "grader_error" else 0.0, q.points, status, [message]
-            )
+            QuestionResult(q.id, points, q.points, status, [message])
             for q in info.questions.values()
         ]
         questions += [
-            QuestionResult(gid, None if status == "grader_error" else 0.0, pts, status, [message])
+            QuestionResult(gid, points, pts, status, [message])
             for gid, (pts, _) in info.written.items()
         ]
-        return NotebookResult(
-            self.student_id, self.notebook, status, self.key(), questions, message
-        )
+        return NotebookResult(self.student_id, self.notebook, status, key, questions, message)
 
     def grade(self, out: Path, settings: Settings, worker: int) -> NotebookResult:
         if self.file_status != "ok":

@@ -11,6 +11,11 @@ handed back to root once the kernel is up. It runs as an unprivileged uid in cgr
 
 `isolated=False` runs a plain kernel with the same timeouts and output caps and none of the
 isolation, for machines without bubblewrap whose instructor chose to trust the code.
+
+The grader's side of the connection is bounded too: the kernel is the student's code, so no
+message it sends may size an allocation here. ZeroMQ drops a message over MAX_MESSAGE_BYTES
+(the cell that sent it fails) and queues at most RECEIVE_QUEUE messages per socket; a message
+that is signed but malformed fails its cell, not the grader.
 """
 
 from __future__ import annotations
@@ -24,13 +29,30 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 
+import zmq
 from jupyter_client import KernelManager
 
+from autograder.names import file_stem
 from autograder.sandbox import CGROUP_V1, FIRST_SANDBOX_UID, bwrap_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
+MAX_MESSAGE_BYTES = 64 * 2**20  # per message frame; above Limits.result_bytes and its escaping
+RECEIVE_QUEUE = 8  # messages queued per socket: the grader's memory is bounded by their product
+MALFORMED = "the kernel sent a message the grader cannot read"
+TOO_LARGE = f"an output was larger than the grader accepts ({MAX_MESSAGE_BYTES >> 20} MiB)"
+GRADER_REASONS = (MALFORMED, TOO_LARGE)  # a cell failed by the grader stays failed
+
+
+def bounded_context() -> zmq.Context:
+    """A ZeroMQ context whose sockets refuse messages over MAX_MESSAGE_BYTES and queue at most
+    RECEIVE_QUEUE of them; set on the context, the options apply before any socket connects."""
+    context = zmq.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
+    return context
 
 
 @dataclass
@@ -116,11 +138,14 @@ class SandboxedKernel:
         self.read_only = [Path(p) for p in read_only]
         self.hidden = [Path(p).resolve() for p in hidden]  # e.g. the grading folder
         self.isolated = isolated
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{name}-"))
-        group = f"{name}-w{worker}-{os.getpid()}"  # unique among this grader's kernels
+        stem = file_stem(name)  # a student id may be long or odd: file names are bounded
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
+        group = f"{stem}-w{worker}-{os.getpid()}"  # unique among this grader's kernels
         self.cgroup = _Cgroup(group, self.limits) if isolated else None
         self.km: KernelManager | None = None
         self.kc = None
+        self._context: zmq.Context | None = None
+        self._monitor: zmq.Socket | None = None  # iopub's disconnections: a message too large
 
     # ------------------------------------------------------------------ start and stop
 
@@ -201,8 +226,10 @@ class SandboxedKernel:
             self.km.write_connection_file()  # before the kernel starts, so that it can read it
             self._chown_scratch(self.uid)  # the kernel creates its sockets in here
             self.km.start_kernel(**QUIET)
-        self.kc = self.km.client()
+        self._context = bounded_context()
+        self.kc = self.km.client(context=self._context)
         self.kc.start_channels()
+        self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         self.kc.wait_for_ready(timeout=120)
         if self.isolated:
             # The sockets exist: from now on the kernel may not write to this (disk-backed)
@@ -217,8 +244,12 @@ class SandboxedKernel:
     def kill(self) -> None:
         """End the kernel and everything it started."""
         if self.kc is not None:
+            self._close_monitor()
             self.kc.stop_channels()
             self.kc = None
+        if self._context is not None:
+            self._context.destroy(linger=0)
+            self._context = None
         if self.cgroup is not None:
             self.cgroup.kill_all()
         elif self.km is not None and self.km.has_kernel:
@@ -248,10 +279,12 @@ class SandboxedKernel:
         """Run one cell. A cell that outlives `timeout` (default: the cell limit), runs out of
         memory or kills its kernel is reported as such, and the kernel is restarted so that
         the next cell can run (its imports and definitions must be run again).
-        keep: a MIME type whose output is returned whole (up to Limits.result_bytes)."""
+        keep: a MIME type whose output is returned whole (up to Limits.result_bytes).
+        A cell that sends a message the grader cannot read, or one over MAX_MESSAGE_BYTES,
+        ends with status "error" and nothing kept."""
         timeout = self.limits.cell_timeout_s if timeout is None else timeout
         ooms = self._oom_kills()
-        kept = self.limits.output_bytes
+        self._dropped()  # disconnections before this cell are not its own
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
         outcome = CellOutcome("ok")
         deadline = time.monotonic() + timeout
@@ -261,29 +294,63 @@ class SandboxedKernel:
                 return self._after_failure(outcome, "timeout", ooms)
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
-            except Exception:  # queue.Empty: nothing yet; is the kernel still alive?
+            except Empty:  # nothing yet: is the kernel still alive, the cell finished?
                 if not self.km.is_alive():
                     return self._after_failure(outcome, "died", ooms)
+                if self._replied(msg_id):  # its idle status was lost in a flood
+                    return self._checked(outcome)
                 continue
-            if msg["parent_header"].get("msg_id") != msg_id:
+            except Exception:  # a bad signature, a header that is not JSON: dropped
+                fail(outcome, MALFORMED)
                 continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":  # a flood is drained but not kept
-                stream = "stdout" if content["name"] == "stdout" else "stderr"
-                text = getattr(outcome, stream)
-                if len(text) < kept:
-                    setattr(outcome, stream, text + content["text"][: kept - len(text)])
-            elif kind == "error":
-                outcome.status = "error"
-                outcome.error = f"{content['ename']}: {content['evalue']}"[:kept]
-            elif kind in ("execute_result", "display_data"):
-                data = content.get("data", {})
-                if keep in data and len(data[keep]) <= self.limits.result_bytes:
-                    outcome.result = data[keep]
-                elif len(outcome.outputs) < 20:
-                    outcome.outputs.append({"text/plain": str(data.get("text/plain", ""))[:kept]})
-            elif kind == "status" and content["execution_state"] == "idle":
-                return outcome
+            try:
+                if absorb(outcome, msg, msg_id, keep, self.limits):
+                    return self._checked(outcome)
+            except (KeyError, TypeError, AttributeError, ValueError):
+                fail(outcome, MALFORMED)
+
+    def _checked(self, outcome: CellOutcome) -> CellOutcome:
+        if self._dropped():
+            fail(outcome, TOO_LARGE)
+            self._reconnect_iopub()
+        return outcome
+
+    def _reconnect_iopub(self) -> None:
+        """A fresh iopub connection: ZeroMQ ends one that carried a message over the cap for
+        good (a protocol error is not retried), and the kernel, its state intact, goes on."""
+        self._close_monitor()
+        self.kc.iopub_channel.close()
+        self.kc._iopub_channel = None  # the client's property connects a new one on next use
+        self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self.kc.wait_for_ready(timeout=30)  # a round trip: the subscription has arrived
+
+    def _close_monitor(self) -> None:
+        if self._monitor is not None:
+            self.kc.iopub_channel.socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
+    def _dropped(self) -> bool:
+        """Whether iopub lost its connection since the last call: ZeroMQ ends the connection
+        on a message over MAX_MESSAGE_BYTES."""
+        dropped = False
+        while self._monitor is not None and self._monitor.poll(0):
+            self._monitor.recv_multipart()
+            dropped = True
+        return dropped
+
+    def _replied(self, msg_id: str) -> bool:
+        """Whether the kernel's execute_reply for msg_id has come (other replies are read and
+        dropped, so the shell queue never fills)."""
+        replied = False
+        while self.kc.shell_channel.msg_ready():
+            try:
+                reply = self.kc.get_shell_msg(timeout=0)
+            except Exception:  # unreadable: not the reply we wait for
+                continue
+            parent = reply.get("parent_header")
+            replied = replied or (isinstance(parent, dict) and parent.get("msg_id") == msg_id)
+        return replied
 
     def _oom_kills(self) -> int:
         return self.cgroup.oom_kills() if self.cgroup is not None else 0
@@ -292,6 +359,52 @@ class SandboxedKernel:
         outcome.status = "memory" if self._oom_kills() > ooms else status
         self.restart()
         return outcome
+
+
+def fail(outcome: CellOutcome, why: str) -> None:
+    """Mark a cell failed for a reason of the grader's own; nothing it returned is used."""
+    outcome.status = "error"
+    outcome.error = why
+    outcome.result = None
+
+
+def absorb(outcome: CellOutcome, msg: dict, msg_id: str, keep: str | None, limits: Limits) -> bool:
+    """Add one iopub message to the outcome of cell msg_id; True when the cell has finished.
+    Raises KeyError, TypeError, AttributeError or ValueError for a malformed message."""
+    parent = msg["parent_header"]
+    if not isinstance(parent, dict):
+        raise TypeError("parent_header is not a mapping")
+    if parent.get("msg_id") != msg_id:
+        return False
+    kind, content = msg["msg_type"], msg["content"]
+    if not isinstance(content, dict):
+        raise TypeError("content is not a mapping")
+    kept = limits.output_bytes
+    if kind == "stream":  # a flood is drained but not kept
+        stream = "stdout" if content["name"] == "stdout" else "stderr"
+        text, more = getattr(outcome, stream), content["text"]
+        if not isinstance(more, str):
+            raise TypeError("stream text is not text")
+        if len(text) < kept:
+            setattr(outcome, stream, text + more[: kept - len(text)])
+    elif kind == "error":
+        if outcome.error not in GRADER_REASONS:
+            outcome.status = "error"
+            outcome.error = f"{content['ename']}: {content['evalue']}"[:kept]
+    elif kind in ("execute_result", "display_data"):
+        data = content.get("data", {})
+        if not isinstance(data, dict):
+            raise TypeError("data is not a mapping")
+        value = data.get(keep) if keep is not None else None
+        if isinstance(value, str) and len(value) <= limits.result_bytes:
+            if outcome.error not in GRADER_REASONS:
+                outcome.result = value  # one document per cell: the last replaces the others
+        elif len(outcome.outputs) < 20:
+            plain = data.get("text/plain", "")
+            outcome.outputs.append({"text/plain": plain[:kept] if isinstance(plain, str) else ""})
+    elif kind == "status" and content["execution_state"] == "idle":
+        return True
+    return False
 
 
 def remove_stale_cgroups() -> None:

@@ -9,23 +9,34 @@ Every expected notebook of every student gets a status, so one broken file costs
 own points:
     ok        a readable notebook (nbformat 3 is upgraded to 4 and noted)
     missing   no file of that name in the student's folder
-    invalid   present but unusable: not JSON, not a notebook, too old, too large, ambiguous
+    invalid   present but unusable: not JSON, not a notebook, too old, too large, nested
+              too deeply, ambiguous, or the student's folder is too deep or too large to search
+
+Nothing about one student's folder stops the batch: folders are walked without recursion and
+within bounds (MAX_DEPTH levels, MAX_ENTRIES entries), JSON nesting is measured before it is
+parsed, and two folders whose names map to one id are both graded, under distinct ids.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import stat
+import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from autograder.names import MAX_ID_CHARS, digest, file_stem, student_id
+
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a finished course notebook is well under 1 MB
+MAX_DEPTH = 32  # folder levels searched below a student's folder (and wrappers above them)
+MAX_ENTRIES = 100_000  # files and folders visited in one student's folder
+MAX_JSON_DEPTH = 64  # a notebook nests about 6 deep; json and nbformat recurse per level
 MAX_ARCHIVE_BYTES = 2 * 2**30  # total uncompressed size of a submissions zip
 IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
 
@@ -52,13 +63,10 @@ class Student:
 
 
 def safe_id(name: str) -> str:
-    """A student id made of letters, digits, '.', '_' and '-'. Names that needed changing get
-    a short hash of the original, so two different names never map to one id."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip("._-") or "student"
-    if cleaned == name:
-        return name
-    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
-    return f"{cleaned}-{digest}"
+    """A student id made of letters, digits, '.', '_' and '-', short enough for nbgrader's
+    gradebook (autograder/names.py). Names that needed changing get a short hash of the
+    original, so two different names never map to one id."""
+    return student_id(name)
 
 
 def extract_zip(archive: Path, dest: Path) -> Path:
@@ -92,63 +100,146 @@ def extract_zip(archive: Path, dest: Path) -> Path:
     return dest
 
 
+def _ignored_name(name: str) -> bool:
+    return name in IGNORED_PARTS or name.startswith(".")
+
+
 def _ignored(path: Path, base: Path) -> bool:
     parts = path.relative_to(base).parts
-    return any(p in IGNORED_PARTS or p.startswith(".") for p in parts)
+    return any(_ignored_name(p) for p in parts)
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """The entries of a folder that are not debris (dot files, __MACOSX, ...), sorted."""
+    with os.scandir(folder) as scan:
+        return sorted((e for e in scan if not _ignored_name(e.name)), key=lambda e: e.name)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def find_root(folder: Path, expected: set[str]) -> Path:
     """The folder whose subfolders are the students: descend through single wrapping folders
     (a zip of `submissions/` unpacks to one folder) until more than one entry appears or a
-    notebook of the course sits directly inside (then `folder` is one student, not a class)."""
-    while True:
-        entries = [p for p in folder.iterdir() if not _ignored(p, folder)]
-        dirs = [p for p in entries if p.is_dir() and not p.is_symlink()]
-        has_notebooks = any(p.name in expected for p in entries if p.is_file())
-        if len(dirs) == 1 and len(entries) == 1 and not has_notebooks:
-            inner = dirs[0]
-            inner_entries = [p for p in inner.iterdir() if not _ignored(p, inner)]
-            # a single student's folder holds notebooks; a wrapper holds folders
-            if any(p.is_file() and p.name in expected for p in inner_entries):
-                return folder
-            folder = inner
+    notebook of the course sits directly inside (then `folder` is one student, not a class).
+    At most MAX_DEPTH wrappers are passed: a deeper chain is taken as the class."""
+    for _ in range(MAX_DEPTH):
+        entries = _entries(folder)
+        has_notebooks = any(e.name in expected and e.is_file() for e in entries)
+        if len(entries) != 1 or not _is_folder(entries[0]) or has_notebooks:
+            return folder
+        inner = Path(entries[0].path)
+        # a single student's folder holds notebooks; a wrapper holds folders
+        if any(e.name in expected and e.is_file() for e in _entries(inner)):
+            return folder
+        folder = inner
+    return folder
+
+
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest, counted without parsing it (the
+    parsers recurse once per level). Brackets inside strings do not count."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(text):
+        token = match.group()
+        if token[0] == '"':
             continue
-        return folder
+        depth += 1 if token in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_BRACKETS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def _nbgrader_problem(nb: nbformat.NotebookNode) -> str:
+    """Why the notebook's nbgrader metadata cannot be read, or "" (nbformat allows any value
+    there; the grader expects a mapping, as nbgrader writes)."""
+    for index, cell in enumerate(nb.cells):
+        metadata = cell.get("metadata", {})
+        if not isinstance(metadata.get("nbgrader", {}), dict):
+            return f"cell {index} has nbgrader metadata that is not a mapping"
+    return ""
 
 
 def read_notebook(path: Path) -> tuple[str, str, nbformat.NotebookNode | None]:
-    """(status, message, notebook) for one student file."""
+    """(status, message, notebook) for one student file. Messages are the grader's words:
+    nothing of the file's content is quoted."""
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
         limit = MAX_NOTEBOOK_BYTES >> 20
         return "invalid", f"file is {size / 2**20:.0f} MB (limit {limit} MB)", None
     raw = path.read_bytes()
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "invalid", "not a notebook: the file is not UTF-8 text", None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        return "invalid", f"not a notebook: JSON nested more than {MAX_JSON_DEPTH} levels", None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         return "invalid", f"not valid JSON (line {error.lineno}: {error.msg}); was it saved?", None
+    except (RecursionError, ValueError):  # a nesting the depth count missed; huge numbers
+        return "invalid", "not valid JSON the grader can read", None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         return "invalid", "not a notebook: JSON without cells", None
     major = data.get("nbformat")
     if major not in (3, 4):
-        return "invalid", f"nbformat {major} is not supported (need 3 or 4)", None
+        shown = major if isinstance(major, int) else "of an unknown kind"
+        return "invalid", f"nbformat {shown} is not supported (need 3 or 4)", None
     try:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
+    except RecursionError:
+        return "invalid", "not a valid notebook: nested too deeply", None
     except Exception as error:  # nbformat raises several unrelated types for bad files
-        return "invalid", f"not a valid notebook: {str(error).splitlines()[0]}", None
+        return "invalid", f"not a valid notebook: {str(error).splitlines()[0][:200]}", None
+    problem = _nbgrader_problem(nb)
+    if problem:
+        return "invalid", f"not a valid course notebook: {problem}", None
     note = "upgraded from nbformat 3" if major == 3 else ""
     return "ok", note, nb
 
 
+class FolderTooLarge(Exception):
+    """A student's folder is deeper or holds more entries than the grader searches."""
+
+
+def walk(folder: Path, names: set[str]) -> list[Path]:
+    """The files named one of `names` below `folder`, searched without recursion, skipping
+    debris and links. Raises FolderTooLarge past MAX_DEPTH levels or MAX_ENTRIES entries."""
+    found, stack, visited = [], [(folder, 0)], 0
+    while stack:
+        current, depth = stack.pop()
+        for entry in _entries(current):
+            visited += 1
+            if visited > MAX_ENTRIES:
+                raise FolderTooLarge(f"the folder holds more than {MAX_ENTRIES} entries")
+            if _is_folder(entry):
+                if depth + 1 >= MAX_DEPTH:
+                    raise FolderTooLarge(f"the folder is nested more than {MAX_DEPTH} levels")
+                stack.append((Path(entry.path), depth + 1))
+            elif entry.name in names and entry.is_file(follow_symlinks=False):
+                found.append(Path(entry.path))
+    return found
+
+
 def collect_student(folder: Path, expected: list[str], original_name: str) -> Student:
     found: dict[str, list[Path]] = {name: [] for name in expected}
-    for path in sorted(folder.rglob("*")):
-        if path.name in found and path.is_file() and not path.is_symlink():
-            if not _ignored(path, folder):
-                found[path.name].append(path)
+    try:
+        for path in walk(folder, set(expected)):
+            found[path.name].append(path)
+    except (FolderTooLarge, OSError) as error:
+        why = str(error) if isinstance(error, FolderTooLarge) else "the folder cannot be read"
+        notebooks = {
+            name: NotebookFile(name, "invalid", message=f"not searched: {why}") for name in expected
+        }
+        return Student(safe_id(original_name), folder, original_name, notebooks)
     notebooks = {}
     for name in expected:
         paths = sorted(found[name], key=lambda p: (len(p.relative_to(folder).parts), str(p)))
@@ -162,32 +253,67 @@ def collect_student(folder: Path, expected: list[str], original_name: str) -> St
                 name, "invalid", message=f"ambiguous: several copies at one depth ({where})"
             )
             continue
-        status, message, nb = read_notebook(paths[0])
+        try:
+            status, message, nb = read_notebook(paths[0])
+        except OSError:
+            status, message, nb = "invalid", "the file cannot be read", None
         notebooks[name] = NotebookFile(name, status, paths[0], message, nb)
     return Student(safe_id(original_name), folder, original_name, notebooks)
 
 
-def discover(folder: Path, expected: list[str]) -> list[Student]:
+def _warn(message: str) -> None:
+    print(f"cs231n-grade: warning: {message}", file=sys.stderr)
+
+
+def discover(
+    folder: Path, expected: list[str], warn: Callable[[str], None] = _warn
+) -> list[Student]:
     """Every student under `folder` (already extracted), with a status per expected notebook.
 
     Stray files beside the student folders are ignored; an empty student folder yields a
-    student whose notebooks are all `missing`.
+    student whose notebooks are all `missing`. Two folders whose names map to one id (`a b`
+    and `a_b` after cleaning, `Ada` and `ada` where case does not count) are both graded: the
+    second gets an id with a hash of its name, and `warn` is called once for each such pair.
     """
     root = find_root(folder, set(expected))
-    students, seen = [], {}
-    for entry in sorted(root.iterdir()):
-        if _ignored(entry, root) or not entry.is_dir() or entry.is_symlink():
+    students: list[Student] = []
+    taken: dict[str, str] = {}  # every casefolded id and file stem in use -> original name
+    for entry in _entries(root):
+        if not _is_folder(entry):
             continue
         original = entry.name
         try:
             original.encode("utf-8")
         except UnicodeEncodeError:  # a name that is not UTF-8 on disk (surrogate escapes)
             original = os.fsencode(entry.name).decode("utf-8", errors="backslashreplace")
-        student = collect_student(entry, expected, original)
-        if student.id in seen:
-            raise SubmissionsError(
-                f"student folders {seen[student.id]!r} and {original!r} map to one id"
+        student = collect_student(Path(entry.path), expected, original)
+        clash = _clash(student.id, taken)
+        if clash is not None:
+            first = student.id
+            student.id = _distinct_id(student.id, entry.name, taken)
+            warn(
+                f"student folders {clash!r} and {original!r} map to one id ({first!r}); "
+                f"the second is graded as {student.id!r}"
             )
-        seen[student.id] = original
+        for key in (student.id, file_stem(student.id)):
+            taken[key.casefold()] = original
         students.append(student)
     return students
+
+
+def _clash(candidate: str, taken: dict[str, str]) -> str | None:
+    for key in (candidate, file_stem(candidate)):
+        if key.casefold() in taken:
+            return taken[key.casefold()]
+    return None
+
+
+def _distinct_id(candidate: str, name: str, taken: dict[str, str]) -> str:
+    """An id close to `candidate` that no other student's id or file stem shares."""
+    base = candidate[: MAX_ID_CHARS - 9]
+    for attempt in range(1000):
+        suffix = digest(f"{name}\0{attempt}", 8)
+        new = f"{base}-{suffix}"
+        if _clash(new, taken) is None:
+            return new
+    raise SubmissionsError(f"cannot find a distinct id for student folder {name!r}")

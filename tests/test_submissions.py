@@ -143,3 +143,97 @@ def test_not_a_zip_is_a_clear_error(tmp_path):
     (tmp_path / "class.zip").write_text("nope")
     with pytest.raises(SubmissionsError, match="not a readable zip"):
         extract_zip(tmp_path / "class.zip", tmp_path / "x")
+
+
+def test_notebook_nested_100k_deep_is_invalid_and_the_others_are_read(tmp_path):
+    """Is a notebook whose JSON nests 100,000 levels `invalid` with a reason, without a
+    RecursionError, while the student's other notebook and another student are read?"""
+    write_nb(tmp_path / "ada" / "02_b.ipynb")
+    deep = '{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {"x": '
+    (tmp_path / "ada" / "01_a.ipynb").write_text(deep + "[" * 100_000 + "]" * 100_000 + "}}")
+    write_nb(tmp_path / "ben" / "01_a.ipynb")
+    found = {s.id: s for s in discover(tmp_path, EXPECTED)}
+    bad = found["ada"].notebooks["01_a.ipynb"]
+    assert bad.status == "invalid" and "nested" in bad.message
+    assert found["ada"].notebooks["02_b.ipynb"].status == "ok"
+    assert found["ben"].notebooks["01_a.ipynb"].status == "ok"
+
+
+def test_json_depth_ignores_brackets_in_strings():
+    """Does the nesting count skip brackets inside strings, escaped quotes included?"""
+    assert submissions.json_depth('{"a": ["[[\\"{{", {"b": 1}]}') == 3
+    assert submissions.json_depth("[" * 70 + "]" * 70) == 70
+
+
+def test_nbgrader_metadata_that_is_not_a_mapping_is_invalid(tmp_path):
+    """Is a cell with `"nbgrader": 1` (valid nbformat) an invalid notebook, not a crash?"""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.cells[0].metadata["nbgrader"] = 1
+    (tmp_path / "ada").mkdir()
+    nbformat.write(nb, tmp_path / "ada" / "01_a.ipynb")
+    bad = discover(tmp_path, EXPECTED)[0].notebooks["01_a.ipynb"]
+    assert bad.status == "invalid" and "nbgrader metadata" in bad.message
+
+
+def test_1100_nested_folders_make_one_student_invalid(tmp_path):
+    """Do 1,100 nested empty folders in one student's folder make that student's notebooks
+    invalid (no RecursionError), while another student is graded?"""
+    deep = tmp_path / "ada"
+    deep.mkdir()
+    for _ in range(1100):  # os.makedirs itself recurses
+        deep = deep / "d"
+        deep.mkdir()
+    write_nb(tmp_path / "ben" / "01_a.ipynb")
+    found = {s.id: s for s in discover(tmp_path, EXPECTED)}
+    assert {f.status for f in found["ada"].notebooks.values()} == {"invalid"}
+    assert "nested more than" in found["ada"].notebooks["01_a.ipynb"].message
+    assert found["ben"].notebooks["01_a.ipynb"].status == "ok"
+
+
+def test_a_folder_with_too_many_entries_is_bounded(tmp_path, monkeypatch):
+    """Does the walk stop after MAX_ENTRIES entries (lowered here from 100,000 to keep the
+    test fast) and make that student invalid, while another student is graded?"""
+    monkeypatch.setattr(submissions, "MAX_ENTRIES", 1000)
+    write_nb(tmp_path / "ada" / "01_a.ipynb")
+    for i in range(1100):
+        (tmp_path / "ada" / f"f{i}").touch()
+    write_nb(tmp_path / "ben" / "01_a.ipynb")
+    found = {s.id: s for s in discover(tmp_path, EXPECTED)}
+    assert "more than 1000 entries" in found["ada"].notebooks["01_a.ipynb"].message
+    assert found["ben"].notebooks["01_a.ipynb"].status == "ok"
+
+
+def test_long_and_odd_names_get_bounded_ids_and_file_stems(tmp_path):
+    """Does a 250-character folder name, and names with odd characters, get an id nbgrader's
+    gradebook can store (at most 128 characters) and a short, safe file stem?"""
+    from autograder.names import MAX_ID_CHARS, file_stem
+
+    names = ["x" * 250, "ä ö$;`rm -rf`", "-leading", "a..b..", "new\nline"]
+    for name in names:
+        write_nb(tmp_path / name / "01_a.ipynb")
+    found = discover(tmp_path, EXPECTED)
+    assert len(found) == len(names) and len({s.id for s in found}) == len(names)
+    for student in found:
+        assert len(student.id) <= MAX_ID_CHARS and submissions.safe_id(student.id) == student.id
+        stem = file_stem(student.id)
+        assert len(stem) <= 51 and stem.isascii() and "/" not in stem and stem[0] not in ".-"
+        assert student.notebooks["01_a.ipynb"].status == "ok"
+
+
+def test_folders_that_map_to_one_id_are_both_graded_with_one_warning(tmp_path):
+    """Are `Ada` and `ada` (one file on a case-insensitive disk), and a folder named like the
+    id of another (`a b` -> `a_b-<hash>`), all graded under distinct ids and file stems, with
+    one warning per clash?"""
+    from autograder.names import file_stem
+
+    taken = submissions.safe_id("a b")  # a folder named like the id of another
+    for name in ("a b", taken, "Ada", "ada"):
+        write_nb(tmp_path / name / "01_a.ipynb")
+    warnings: list[str] = []
+    found = discover(tmp_path, EXPECTED, warn=warnings.append)
+    assert len(found) == 4
+    ids = [s.id for s in found]
+    stems = [file_stem(i).casefold() for i in ids]
+    assert len(set(i.casefold() for i in ids)) == 4 and len(set(stems)) == 4
+    assert len(warnings) == 2 and all("map to one id" in w for w in warnings)
+    assert all(s.notebooks["01_a.ipynb"].status == "ok" for s in found)

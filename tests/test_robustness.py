@@ -1,0 +1,263 @@
+"""One student can only hurt their own grade: whatever a notebook or its kernel does, that
+notebook gets a status and a reason in the grader's words, and the batch writes everything.
+Fast tests, without a sandbox, except the last (slow) one."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+import pytest
+
+from autograder import cli, gradebook, jobs, sandbox
+from autograder.course import SAMPLES
+from autograder.engine import LocalExecutor, run_all
+from autograder.jobs import NotebookResult, Settings, StudentJob
+from autograder.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
+from autograder.names import file_stem
+from autograder.runner import Execution, GraderError
+
+NOTEBOOK = "01_numpy_gradients"
+COMPLETE = SAMPLES / "complete" / f"{NOTEBOOK}.ipynb"
+
+
+def job_for(tmp_path: Path, nb=None, student: str = "ada") -> StudentJob:
+    path = tmp_path / "subs" / f"{NOTEBOOK}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb if nb is not None else nbformat.read(COMPLETE, as_version=4), path)
+    return StudentJob(student, NOTEBOOK, "ok", str(path))
+
+
+def test_nbgrader_metadata_1_is_invalid_and_written(tmp_path, monkeypatch):
+    """Does a notebook whose cell has `"nbgrader": 1` (past discovery, e.g. changed since)
+    get `invalid` with the grader's reason and a result file, not an escaped exception?"""
+    nb = nbformat.read(COMPLETE, as_version=4)
+    nb.cells[3].metadata["nbgrader"] = 1
+    job = job_for(tmp_path, nb)
+    monkeypatch.setattr(jobs, "load_references", lambda out, notebook: {})
+    result = job(tmp_path / "out", Settings(), 0)
+    assert result.status == "invalid" and result.questions
+    assert all(q.points == 0.0 and q.status == "invalid" for q in result.questions)
+    assert "structure the grader cannot read" in result.message
+    assert jobs.read_json(job.result_path(tmp_path / "out"))["status"] == "invalid"
+
+
+def test_unreadable_records_crash_only_that_notebook(tmp_path, monkeypatch):
+    """Does a kernel's records document `{"records": [1]}` make the notebook `crashed`, with
+    a reason that quotes nothing the kernel sent?"""
+    job = job_for(tmp_path)
+    questions = list(jobs.course(NOTEBOOK).questions)
+    reference = {"records": [{"kind": "close", "name": "x", "params": {}, "slots": {}}]}
+    monkeypatch.setattr(
+        jobs,
+        "load_references",
+        lambda out, nb: {q: {**reference, "stable": [[]]} for q in questions},
+    )
+    run = Execution(documents={q: {"records": [1], "end": "ok"} for q in questions})
+    monkeypatch.setattr(jobs, "_run_notebook", lambda *args: run)
+    result = job(tmp_path / "out", Settings(), 0)
+    assert result.status == "crashed"
+    assert result.message == "the graded checks returned records the grader cannot read"
+    assert job.result_path(tmp_path / "out").is_file()
+
+
+def test_a_grader_failure_stays_a_grader_error(tmp_path, monkeypatch):
+    """Is a kernel that cannot start (GraderError) still `grader_error`, no points given?"""
+    job = job_for(tmp_path)
+    monkeypatch.setattr(jobs, "load_references", lambda out, nb: {})
+
+    def broken(*args):
+        raise GraderError("the kernel cannot start")
+
+    monkeypatch.setattr(jobs, "_run_notebook", broken)
+    result = job(tmp_path / "out", Settings(), 0)
+    assert result.status == "grader_error" and {q.points for q in result.questions} == {None}
+
+
+def test_a_250_character_id_writes_its_result(tmp_path):
+    """Does a 250-character student id get a result file under a bounded name?"""
+    job = StudentJob("x" * 250, NOTEBOOK, "missing", message="not submitted")
+    job(tmp_path, Settings(), 0)
+    path = job.result_path(tmp_path)
+    assert path.is_file() and path.parent.name == file_stem("x" * 250)
+    assert NotebookResult.from_json(jobs.read_json(path)).student_id == "x" * 250
+
+
+def test_run_all_keeps_every_jobs_exception():
+    """Does run_all return every job, a job that raised SystemExit included?"""
+
+    def call(job, slot):
+        if job == 2:
+            raise SystemExit("gone")
+        return job
+
+    executor = LocalExecutor(2)
+    try:
+        done = dict(run_all(executor, [1, 2, 3], call, "test", progress=False))
+    finally:
+        executor.shutdown()
+    assert done[1] == 1 and done[3] == 3 and isinstance(done[2], SystemExit)
+
+
+@pytest.mark.parametrize("content", [None, "{not json", "[1]", '{"questions": 3}'])
+def test_finish_writes_everything_when_a_result_is_missing_or_corrupt(tmp_path, content):
+    """With one result file missing or corrupt, and the gradebook failing, are scores.csv and
+    the feedback still written for everyone, the broken one as grader_error, exit 1?"""
+    out = tmp_path / "out"
+    good = StudentJob("ada", NOTEBOOK, "missing", message="not submitted")
+    bad = StudentJob("ben", NOTEBOOK, "missing", message="not submitted")
+    good(out, Settings(), 0)
+    if content is not None:
+        bad.result_path(out).parent.mkdir(parents=True)
+        bad.result_path(out).write_text(content)
+    results = cli.load_results(out, [good, bad], {bad: OSError("disk full")})
+    assert [r.status for r in results] == ["missing", "grader_error"]
+
+    def no_gradebook(*args):
+        raise RuntimeError("database is locked")
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(gradebook, "sync", no_gradebook)
+    patch.setattr(gradebook, "write_autograded", lambda *args: None)
+    try:
+        with open(out / "lock", "w") as handle:
+            code = cli.finish(
+                argparse.Namespace(expect=None), out, "sqlite://", [good, bad], results, handle
+            )
+    finally:
+        patch.undo()
+    assert code == 1
+    with open(out / "scores.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert {r["student_id"] for r in rows} == {"ada", "ben"}
+    assert {r["status"] for r in rows if r["student_id"] == "ben"} == {"grader_error"}
+    assert len(list((out / "feedback").iterdir())) == 2
+
+
+# ------------------------------------------------------------------ kernel messages
+
+
+class FakeClient:
+    """Stands in for jupyter_client's BlockingKernelClient: hands out prepared iopub and
+    shell messages."""
+
+    def __init__(self, iopub: list, shell: list = ()):
+        self.iopub, self.shell = list(iopub), list(shell)
+        self.shell_channel = self
+
+    def execute(self, code, **kwargs) -> str:
+        return "m1"
+
+    def get_iopub_msg(self, timeout=None):
+        if not self.iopub:
+            raise Empty
+        return self.iopub.pop(0)
+
+    def msg_ready(self) -> bool:
+        return bool(self.shell)
+
+    def get_shell_msg(self, timeout=None):
+        return self.shell.pop(0)
+
+
+class FakeManager:
+    def is_alive(self) -> bool:
+        return True
+
+
+def fake_kernel(iopub: list, shell: list = ()) -> SandboxedKernel:
+    kernel = SandboxedKernel.__new__(SandboxedKernel)  # no sandbox, no process
+    kernel.limits = Limits(cell_timeout_s=5)
+    kernel.kc, kernel.km, kernel.cgroup, kernel._monitor = (
+        FakeClient(iopub, shell), FakeManager(), None, None,
+    )  # fmt: skip
+    return kernel
+
+
+def mine(msg_type: str, content) -> dict:
+    return {"parent_header": {"msg_id": "m1"}, "msg_type": msg_type, "content": content}
+
+
+IDLE = mine("status", {"execution_state": "idle"})
+RECORDS = mine("display_data", {"data": {"text/x-r": '{"records": []}'}})
+
+
+def test_well_formed_messages_keep_one_document():
+    """Are stdout and the last document on the kept MIME type returned, one document only?"""
+    first = mine("display_data", {"data": {"text/x-r": "first"}})
+    stream = mine("stream", {"name": "stdout", "text": "hi\n"})
+    outcome = fake_kernel([first, stream, RECORDS, IDLE]).run("x", keep="text/x-r")
+    assert (outcome.status, outcome.stdout, outcome.result) == ("ok", "hi\n", '{"records": []}')
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {},
+        {"parent_header": {"msg_id": "m1"}, "msg_type": "stream"},
+        {"parent_header": 5, "msg_type": "stream", "content": {}},
+        mine("stream", ["not", "a", "mapping"]),
+        mine("stream", {"name": "stdout", "text": 12}),
+        mine("stream", {"name": "stdout"}),
+        mine("error", {"ename": "X"}),
+        mine("display_data", {"data": [1, 2]}),
+        mine("status", {}),
+    ],
+)
+def test_malformed_messages_fail_the_cell_not_the_grader(bad):
+    """Does a signed message with missing or mistyped parts fail its cell (status error, the
+    grader's reason, no document kept), with no exception in the grader?"""
+    outcome = fake_kernel([bad, RECORDS, IDLE]).run("x", keep="text/x-r")
+    assert (outcome.status, outcome.error, outcome.result) == ("error", MALFORMED, None)
+
+
+def test_a_lost_idle_status_ends_the_cell_on_its_reply():
+    """When the idle status is lost (a flood filled the queue), does the execute_reply on the
+    shell channel end the cell instead of a timeout?"""
+    reply = {"parent_header": {"msg_id": "m1"}, "msg_type": "execute_reply", "content": {}}
+    outcome = fake_kernel([RECORDS], [{"parent_header": 7}, reply]).run("x", keep="text/x-r")
+    assert outcome == CellOutcome("ok", result='{"records": []}')
+
+
+FLOOD = """
+import json, resource, sys, time
+from autograder.kernel import Limits, SandboxedKernel, TOO_LARGE
+limits = Limits(memory_bytes=3 * 2**30, cell_timeout_s=240)
+with SandboxedKernel("flood", worker=3, limits=limits) as kernel:
+    began = time.monotonic()
+    flood = kernel.run(
+        "from IPython.display import display\\n"
+        "for i in range(MESSAGES):\\n"
+        "    display({'text/x-r': 'x' * (100 * 2**20)}, raw=True)\\n"
+        "display({'text/x-r': '{\\"records\\": []}'}, raw=True)\\n",
+        keep="text/x-r",
+    )
+    after = kernel.run("print(6 * 7)")
+    seconds = time.monotonic() - began
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"flood": [flood.status, flood.error, flood.result], "after": after.stdout,
+                  "peak": peak, "seconds": seconds, "too_large": TOO_LARGE}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("sandbox")
+@pytest.mark.skipif(sandbox.missing(sandbox.probe()) != [], reason="needs the sandbox")
+def test_a_flood_of_huge_messages_leaves_the_grader_small():
+    """Does a cell that displays 8 messages of 100 MB each (over the 64 MiB cap) fail with the
+    grader's reason and keep nothing (its question would score 0), while the grader process
+    stays under 1.5 GB at its peak and the next cell runs?"""
+    code = textwrap.dedent(FLOOD).replace("MESSAGES", "8")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["flood"] == ["error", report["too_large"], None], report
+    assert report["after"] == "42\n"
+    assert report["peak"] < 1.5 * 2**30, report
