@@ -22,6 +22,7 @@ from autograder import judge as judging
 from autograder.course import RELEASE, SOLUTIONS
 from autograder.kernel import Limits, SandboxedKernel
 from autograder.notebooks import grade_id, read
+from autograder.redaction import error_kind
 from autograder.runner import Course, Execution, GraderError, execute, plan
 
 GRADER_FILES = ("recorder.py", "judge.py", "runner.py", "kernel.py", "jobs.py")
@@ -296,10 +297,11 @@ class StudentJob:
             else:
                 questions.append(QuestionResult(gid, None, pts, "hand"))
         cells = [
-            {**asdict(c), "error": c.error and judging.sanitize(c.error, info.secret_lines)}
+            {"label": c.label, "status": c.status, "seconds": c.seconds,
+             "kind": error_kind(c.error)}  # the kernel's message never leaves the job
             for c in run.cells
             if c.status != "ok"
-        ]
+        ]  # fmt: skip
         return NotebookResult(
             self.student_id, self.notebook, "ok", self.key(), questions,
             cells=cells, seconds=run.seconds, restarts=run.restarts,
