@@ -1,12 +1,12 @@
 """Per-student feedback as one HTML page: each question's points, what went wrong and a hint.
 
 The page says only the grader's own words and numbers: each question's points, its status in
-fixed wording and the messages of the grader's checks (autograder/judge.py), and for each cell
-that did not run cleanly its label, what happened and, for an exception, its kind from
-redaction.EXCEPTION_KINDS. Nothing a student's kernel said (messages, output, type names)
-reaches the page, and any line of hidden test source is withheld (nbgrader's feedback returns
-the test cells whole). The page is built from a jinja2 template that escapes every value.
-This module imports nothing that runs in a kernel.
+fixed wording and the messages of the grader's checks (autograder/judge.py owns their wording),
+and for each cell that did not run cleanly its label, what happened and, for an exception, its
+kind from redaction.EXCEPTION_KINDS, never the kernel's message, output or type name. Any line
+of hidden test source is withheld from the messages (nbgrader's feedback returns the test cells
+whole). The page is built from a jinja2 template that escapes every value. This module
+imports nothing that runs in a kernel.
 """
 
 from __future__ import annotations
