@@ -249,9 +249,7 @@ def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], ha
     written.append(written[-1] and _attempt("grades.csv", gradebook.export_grades, out, db_url))
     for job in jobs:
         try:
-            gradebook.write_autograded(
-                out, job.student_id, job.notebook, job.path and Path(job.path)
-            )
+            gradebook.write_autograded(out, results[jobs.index(job)], job.path and Path(job.path))
         except Exception as error:  # formgrader's copy only: the scores are already written
             print(f"could not write the autograded copy of {job.label}: {error}", file=sys.stderr)
     written.append(_attempt("the feedback pages", write_feedback, results, out / "feedback"))

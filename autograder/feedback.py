@@ -1,16 +1,25 @@
 """Per-student feedback as one HTML page: each question's points, what went wrong and a hint.
 
-Messages come from the grader's own checks (autograder/judge.py) or, redacted, from the
-student's code; hidden test source is never shown, unlike nbgrader's feedback, which
-returns the test cells whole.
+The page says only the grader's own words and numbers: each question's points, its status in
+fixed wording and the messages of the grader's checks (autograder/judge.py owns their wording),
+and for each cell that did not run cleanly its label, what happened and, for an exception, its
+kind from redaction.EXCEPTION_KINDS, never the kernel's message, output or type name. Any line
+of hidden test source is withheld from the messages (nbgrader's feedback returns the test cells
+whole). The page is built from a jinja2 template that escapes every value. This module
+imports nothing that runs in a kernel.
 """
 
 from __future__ import annotations
 
-import html
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.jobs import NotebookResult
+import jinja2
+
+from autograder.course import SOLUTIONS
+from autograder.jobs import NotebookResult, QuestionResult
+from autograder.redaction import exception_kind, with_article, withhold_secrets
 
 STATUS_TEXT = {
     "ok": "graded",
@@ -22,48 +31,135 @@ STATUS_TEXT = {
     "invalid": "notebook could not be read",
     "grader_error": "not graded yet (grader problem, not yours)",
 }
+UNANSWERED = "not answered"
+CELL_TEXT = {
+    "timeout": "ran out of time",
+    "memory": "ran out of memory",
+    "died": "crashed the kernel",
+}
 
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Feedback: {student}</title>
+PAGE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
+    """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Feedback: {{ student }}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 2rem; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .4rem; text-align: left; vertical-align: top; }}
-pre {{ white-space: pre-wrap; margin: 0; font-size: .9rem; }}
-.full {{ color: #1a7f37; }} .zero {{ color: #cf222e; }}
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 2rem; }
+td, th { border-bottom: 1px solid #ddd; padding: .4rem; text-align: left; vertical-align: top; }
+pre { white-space: pre-wrap; margin: 0; font-size: .9rem; }
+.full { color: #1a7f37; } .zero { color: #cf222e; }
 </style></head><body>
-<h1>Feedback for {student}</h1>
-<p>Autograded: <b>{points:g} / {max_points:g}</b> points.
+<h1>Feedback for {{ student }}</h1>
+<p>Autograded: <b>{{ points }} / {{ max_points }}</b> points.
 Written answers are graded by hand and are not included.</p>
-{sections}
+{% for section in sections %}
+<h2>{{ section.notebook }}</h2>
+{% if section.cells %}<p>Cells that did not run cleanly:</p>
+<ul>{% for cell in section.cells %}<li>{{ cell }}</li>{% endfor %}</ul>{% endif %}
+<table><tr><th>question</th><th>points</th><th>status</th><th>notes</th></tr>
+{% for row in section.rows %}<tr><td>{{ row.question }}</td>
+<td class="{{ row.css }}">{{ row.score }}</td><td>{{ row.status }}</td>
+<td><pre>{{ row.notes }}</pre></td></tr>
+{% endfor %}</table>
+{% endfor %}
 </body></html>
 """
+)
 
 
-def _section(result: NotebookResult) -> str:
-    rows = []
-    for q in result.questions:
-        if q.points is None:
-            score = f"? / {q.max_points:g}"
-        else:
-            score = f"{q.points:g} / {q.max_points:g}"
-        css = "full" if q.points == q.max_points else "zero" if q.points == 0 else ""
-        notes = "\n".join(q.messages)
-        rows.append(
-            f"<tr><td>{html.escape(q.question)}</td><td class='{css}'>{score}</td>"
-            f"<td>{html.escape(STATUS_TEXT.get(q.status, q.status))}</td>"
-            f"<td><pre>{html.escape(notes)}</pre></td></tr>"
-        )
-    cells = "".join(
-        f"<li>{html.escape(c['label'])}: {html.escape(c['status'])}"
-        f"{': ' + html.escape(c['error']) if c.get('error') else ''}</li>"
-        for c in result.cells
+@dataclass
+class Row:
+    question: str
+    score: str  # "2 / 3", "? / 2"
+    css: str  # "full", "zero" or ""
+    status: str
+    notes: str
+
+
+def points_text(points: float | None, max_points: float) -> str:
+    return f"{'?' if points is None else f'{points:g}'} / {max_points:g}"
+
+
+def status_text(question: QuestionResult) -> str:
+    """The question's status in the grader's words; an unanswered written question is "not
+    answered" (0 points), not "awaits hand grading"."""
+    if question.status == "hand" and question.points is not None:
+        return UNANSWERED
+    return STATUS_TEXT.get(question.status, "not graded")
+
+
+def notes(question: QuestionResult, secret_lines: set[str]) -> list[str]:
+    """The messages worth showing: none for a grader problem (they are for the instructor,
+    and say so in the grader's output), and none that repeat the status."""
+    if question.status == "grader_error":
+        return []
+    return [
+        withhold_secrets(m, secret_lines) for m in question.messages if m != status_text(question)
+    ]
+
+
+def verdict_text(question: QuestionResult, secret_lines: set[str] = frozenset()) -> str:
+    """One question's result as the grader says it, for a test cell's output in formgrader:
+    "Grader: 2 / 3 points", then the status if not plainly graded, then the notes."""
+    lines = [f"Grader: {points_text(question.points, question.max_points)} points"]
+    if question.status != "ok":
+        lines.append(status_text(question))
+    return "\n".join(lines + notes(question, secret_lines))
+
+
+def cell_text(cell: dict) -> str:
+    """ "cell 7: raised a TypeError", "cell 9: ran out of time"."""
+    status = cell.get("status")
+    if status == "error":
+        what = f"raised {with_article(exception_kind(cell.get('kind')))}"
+    else:
+        what = CELL_TEXT.get(status, "did not run cleanly")
+    return f"{cell.get('label')}: {what}"
+
+
+@functools.cache
+def secret_lines(notebook: str) -> frozenset[str]:
+    """The lines of the notebook's hidden tests, which no page may show."""
+    from autograder.notebooks import read
+    from autograder.runner import hidden_lines
+
+    path = SOLUTIONS / f"{notebook}.ipynb"
+    return frozenset(hidden_lines(read(path))) if path.is_file() else frozenset()
+
+
+def _row(question: QuestionResult, secrets: set[str]) -> Row:
+    full, zero = question.points == question.max_points, question.points == 0
+    return Row(
+        question.question,
+        points_text(question.points, question.max_points),
+        "full" if full else "zero" if zero else "",
+        status_text(question),
+        "\n".join(notes(question, secrets)),
     )
-    problems = f"<p>Cells that did not run cleanly:</p><ul>{cells}</ul>" if cells else ""
-    return (
-        f"<h2>{html.escape(result.notebook)}</h2>{problems}<table><tr><th>question</th>"
-        f"<th>points</th><th>status</th><th>notes</th></tr>{''.join(rows)}</table>"
+
+
+def page(student: str, notebooks: list[NotebookResult]) -> str:
+    """One student's feedback page."""
+    auto = [q for r in notebooks for q in r.questions if q.status != "hand"]
+    sections = [
+        {
+            "notebook": r.notebook,
+            "cells": [cell_text(c) for c in r.cells if c.get("status") != "ok"],
+            "rows": [_row(q, secret_lines(r.notebook)) for q in r.questions],
+        }
+        for r in sorted(notebooks, key=lambda r: r.notebook)
+    ]
+    return PAGE.render(
+        student=student,
+        points=f"{sum(q.points or 0.0 for q in auto):g}",
+        max_points=f"{sum(q.max_points for q in auto):g}",
+        sections=sections,
     )
+
+
+def feedback_path(folder: Path, student_id: str) -> Path:
+    """Where a student's page goes. The one place that names it: the student id is already
+    safe for a file name (submissions.safe_id)."""
+    return folder / f"{student_id}.html"
 
 
 def write_feedback(results: list[NotebookResult], folder: Path) -> list[Path]:
@@ -74,17 +170,9 @@ def write_feedback(results: list[NotebookResult], folder: Path) -> list[Path]:
         by_student.setdefault(result.student_id, []).append(result)
     written = []
     for student, notebooks in sorted(by_student.items()):
-        notebooks.sort(key=lambda r: r.notebook)
-        auto = [q for r in notebooks for q in r.questions if q.status != "hand"]
-        page = PAGE.format(
-            student=html.escape(student),
-            points=sum(q.points or 0.0 for q in auto),
-            max_points=sum(q.max_points for q in auto),
-            sections="".join(_section(r) for r in notebooks),
-        )
-        path = folder / f"{student}.html"
+        path = feedback_path(folder, student)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(page)
+        tmp.write_text(page(student, notebooks))
         tmp.replace(path)
         written.append(path)
     return written

@@ -14,11 +14,16 @@ import os
 import warnings
 from pathlib import Path
 
+import nbformat
+
 from autograder.config import write_config_file
 from autograder.course import ASSIGNMENT, RELEASE
+from autograder.feedback import secret_lines, verdict_text
 from autograder.jobs import NotebookResult
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.notebooks import grade_id, read
+from autograder.protected import is_protected, restore_protected
+from autograder.redaction import safe_notebook
 
 SCORE_COLUMNS = ("student_id", "notebook", "question", "points", "max_points", "status")
 
@@ -118,29 +123,31 @@ def export_grades(out: Path, db_url: str) -> Path:
     return out / "grades.csv"
 
 
-def write_autograded(out: Path, student: str, notebook: str, path: Path | None) -> None:
-    """The student's notebook with the course's protected cells, where formgrader reads it."""
-    if path is None:
-        return
-    try:
-        nb = read(path)
-    except Exception:  # an invalid file has nothing to hand-grade
-        return
-    release = {grade_id(c): c for c in read(RELEASE / f"{notebook}.ipynb").cells if grade_id(c)}
-    for cell in nb.cells:
-        gid = grade_id(cell)
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if gid in release and (meta.get("locked") or not meta.get("solution")):
-            cell.source = release[gid].source
-            cell.cell_type = release[gid].cell_type
-            if cell.cell_type == "code":  # a test cell the student had made markdown
-                cell.setdefault("outputs", [])
-                cell.setdefault("execution_count", None)
-            else:
-                cell.pop("outputs", None)
-                cell.pop("execution_count", None)
-    import nbformat
+def write_autograded(out: Path, result: NotebookResult, path: Path | None) -> Path | None:
+    """The student's notebook as a hand grader sees it in formgrader, at
+    OUT/autograded/<student>/<assignment>/<notebook>.ipynb; returns that path, or None when
+    there is nothing to hand-grade (no file, or one that could not be read).
 
-    target = out / "autograded" / student / ASSIGNMENT / f"{notebook}.ipynb"
+    formgrader renders it with nbconvert in the origin of the instructor's Jupyter server, so
+    it holds only what is safe there (redaction.safe_notebook): the release's protected cells
+    (protected.restore_protected), the student's cells with inert outputs and sanitised
+    markdown, and under each graded test the grader's own verdict as its only output.
+    """
+    if path is None or result.status in ("missing", "invalid"):
+        return None
+    try:
+        submitted = read(path)
+    except Exception:  # changed or unreadable since grading: nothing to hand-grade
+        return None
+    release = read(RELEASE / f"{result.notebook}.ipynb")
+    restored, _ = restore_protected(release, submitted)
+    nb = safe_notebook(restored, release)
+    verdicts = {q.question: q for q in result.questions}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and grade_id(cell) in verdicts and is_protected(cell):
+            text = verdict_text(verdicts[grade_id(cell)], secret_lines(result.notebook))
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
+    target = out / "autograded" / result.student_id / ASSIGNMENT / f"{result.notebook}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     _replace(target, nbformat.writes(nb))
+    return target

@@ -25,7 +25,7 @@ from autograder.failures import student_failure, where
 from autograder.kernel import Limits, SandboxedKernel
 from autograder.names import file_stem
 from autograder.notebooks import grade_id, read
-from autograder.redaction import exception_kind
+from autograder.redaction import error_kind
 from autograder.runner import Course, Execution, GraderError, execute, plan
 
 PACKAGES = ("autograder", "cs231n_utils")  # every source file of these can change a verdict
@@ -328,10 +328,11 @@ class StudentJob:
             else:
                 questions.append(QuestionResult(gid, None, pts, "hand"))
         cells = [
-            {**asdict(c), "error": c.error and exception_kind(c.error.split(":")[0])}
+            {"label": c.label, "status": c.status, "seconds": c.seconds,
+             "kind": error_kind(c.error)}  # the kernel's message never leaves the job
             for c in run.cells
             if c.status != "ok"
-        ]
+        ]  # fmt: skip
         return NotebookResult(
             self.student_id, self.notebook, "ok", self.key(), questions,
             cells=cells, seconds=run.seconds, restarts=run.restarts,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.redaction import exception_kind
+from autograder.redaction import exception_kind, with_article
 
 MAX_ELEMENTS = 1_000_000  # per decoded array: matches cs231n_utils.graded.MAX_ELEMENTS
 MAX_ITEMS = 64
@@ -376,7 +376,7 @@ def judge(document, reference: dict) -> Verdict:
 def _stopped(document: dict, ref: dict | None, done: int, total: int) -> Verdict:
     if document.get("end") != "error":
         return Verdict(False, [f"the graded test did not finish ({done} of {total} answers)"])
-    kind = _article(exception_kind(document.get("error")))
+    kind = with_article(exception_kind(document.get("error")))
     if done == 0:
         message = (
             f"this exercise's check stopped with {kind} before the hidden tests ran: run the "
@@ -389,10 +389,6 @@ def _stopped(document: dict, ref: dict | None, done: int, total: int) -> Verdict
             "check passed, so the difference is in a case it does not try"
         )
     return Verdict(False, [message], ref.get("hint", "") if ref else "")
-
-
-def _article(kind: str) -> str:
-    return kind if kind == "another exception" else f"a {kind}"
 
 
 # ------------------------------------------------------------------------------ references

@@ -100,7 +100,7 @@ def _forward_only(extra: str = "", inside: dict[str, str] | None = None):
 # Forgers: each tries to make the grader accept answers the notebook did not compute.
 _FORGED_LINES = [
     "from IPython.display import display\n",
-    "display({'application/x-cs231n-answers+json': '{\"answers\": [], \"end\": \"ok\"}'}, "
+    'display({\'application/x-cs231n-answers+json\': \'{"answers": [], "end": "ok"}\'}, '
     "raw=True)\n",
 ]
 FORGE_TRANSFORMER = f"""
@@ -368,5 +368,14 @@ def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
     }
 
 
-__all__ = ["FORWARD", "FULL", "LEAKS", "NOTEBOOK", "POINTS", "REPO_ROOT", "ZERO", "build",
-           "build_bad_inputs"]
+__all__ = [
+    "FORWARD",
+    "FULL",
+    "LEAKS",
+    "NOTEBOOK",
+    "POINTS",
+    "REPO_ROOT",
+    "ZERO",
+    "build",
+    "build_bad_inputs",
+]

@@ -1,0 +1,108 @@
+"""The feedback page and the redaction it relies on: only the grader's words reach a student."""
+
+from __future__ import annotations
+
+from autograder.course import SOLUTIONS
+from autograder.feedback import feedback_path, verdict_text, write_feedback
+from autograder.jobs import NotebookResult, QuestionResult
+from autograder.notebooks import read
+from autograder.redaction import EXCEPTION_KINDS, error_kind, exception_kind
+from autograder.runner import hidden_lines
+
+NOTEBOOK = "01_numpy_gradients"
+
+
+def secret() -> str:
+    lines = sorted(hidden_lines(read(SOLUTIONS / f"{NOTEBOOK}.ipynb")))
+    assert lines, "the notebook has hidden tests"
+    return lines[0]
+
+
+def hostile_result() -> NotebookResult:
+    return NotebookResult(
+        "ada",
+        NOTEBOOK,
+        "ok",
+        "key",
+        [
+            QuestionResult(
+                "test_graph_gradients", 0.0, 2, "ok",
+                ["dc/dx: expected 3 <b>bold</b>", f"context:\n{secret()}\nafter"],
+            ),
+            QuestionResult("test_training", 2.0, 2, "ok", ["<script>alert(1)</script>"]),
+            QuestionResult("written_framework", 0.0, 2, "hand", ["not answered"]),
+            QuestionResult("written_other", None, 3, "hand"),
+            QuestionResult("test_numerical_gradient", None, 2, "grader_error",
+                           ["grader error (not the student's): kernel said <i>boom</i>"]),
+        ],
+        cells=[
+            {"label": "cell 7", "status": "error", "seconds": 0.1, "kind": "TypeError"},
+            {"label": "cell 9", "status": "error", "seconds": 0.1, "kind": "<script>Evil</script>"},
+            {"label": "cell 12", "status": "timeout", "seconds": 20.0, "kind": None},
+            {"label": "cell 13", "status": "error", "seconds": 0.1,
+             "error": "ValueError: <img src=x onerror=alert(1)> secret message"},
+        ],
+    )  # fmt: skip
+
+
+def test_page_shows_no_kernel_text_no_markup_and_no_hidden_test(tmp_path):
+    """Do HTML, <script>, a forged exception name, a kernel's error message and a line of
+    hidden test source in a result all stay off the page, with what is shown escaped?"""
+    [path] = write_feedback([hostile_result()], tmp_path)
+    page = path.read_text()
+    for forbidden in ("<b>bold", "<script>", "Evil", "onerror", "secret message", secret(),
+                      "<i>boom", "kernel said"):  # fmt: skip
+        assert forbidden not in page, forbidden
+    assert "dc/dx: expected 3 &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the grader's message, escaped
+
+
+def test_cells_are_reported_by_label_and_kind_from_the_list(tmp_path):
+    """Is each cell that did not run cleanly named by its label as given, with a kind from
+    the fixed list or "another exception", and a timeout in words?"""
+    page = write_feedback([hostile_result()], tmp_path)[0].read_text()
+    assert "cell 7: raised a TypeError" in page
+    assert "cell 9: raised another exception" in page
+    assert "cell 12: ran out of time" in page
+    assert "cell 13: raised another exception" in page  # an old record with a message
+
+
+def test_unanswered_written_question_is_not_awaiting_hand_grading(tmp_path):
+    """Is an unanswered written question "not answered" with 0 points, and only an answered
+    one "awaits hand grading"?"""
+    page = write_feedback([hostile_result()], tmp_path)[0].read_text()
+    row = page[page.index("written_framework") : page.index("written_other")]
+    assert "0 / 2" in row and "not answered" in row and "awaits hand grading" not in row
+    other = page[page.index("written_other") :]
+    assert "? / 3" in other and "awaits hand grading" in other
+
+
+def test_feedback_goes_where_feedback_path_says(tmp_path):
+    """Is the page written at feedback_path, the one place that names it?"""
+    [path] = write_feedback([hostile_result()], tmp_path)
+    assert path == feedback_path(tmp_path, "ada") and path.is_file()
+
+
+def test_exception_kind_lets_only_listed_names_pass():
+    """Does exception_kind return listed names and "another exception" for anything else,
+    and error_kind drop the message of "Name: message"?"""
+    assert exception_kind("ZeroDivisionError") == "ZeroDivisionError"
+    assert "CheckFailed" in EXCEPTION_KINDS
+    for name in ("MyError", "TypeError: <b>", "<script>", "", None, "typeerror"):
+        assert exception_kind(name) == "another exception"
+    assert error_kind("KeyError: 'secret value'") == "KeyError"
+    assert error_kind("<svg onload=x>: y") == "another exception"
+    assert error_kind(None) is None
+
+
+def test_verdict_text_is_the_graders_words():
+    """Does a test cell's verdict give points, status and the grader's notes, without a
+    hidden test line or a grader problem's details?"""
+    question = QuestionResult("q", 1.0, 3, "timeout", ["a cell this question needs ran out"])
+    assert verdict_text(question) == (
+        "Grader: 1 / 3 points\nran out of time\na cell this question needs ran out"
+    )
+    hidden = QuestionResult("q", 0.0, 2, "ok", [f"x\n{secret()}"])
+    assert secret() not in verdict_text(hidden, {secret()})
+    broken = QuestionResult("q", None, 2, "grader_error", ["Traceback: kernel detail"])
+    assert "kernel detail" not in verdict_text(broken)
