@@ -19,6 +19,7 @@ import jinja2
 
 from autograder.course import SOLUTIONS
 from autograder.jobs import NotebookResult, QuestionResult
+from autograder.names import file_stem
 from autograder.redaction import exception_kind, with_article, withhold_secrets
 
 STATUS_TEXT = {
@@ -157,9 +158,8 @@ def page(student: str, notebooks: list[NotebookResult]) -> str:
 
 
 def feedback_path(folder: Path, student_id: str) -> Path:
-    """Where a student's page goes. The one place that names it: the student id is already
-    safe for a file name (submissions.safe_id)."""
-    return folder / f"{student_id}.html"
+    """Where a student's page goes: a bounded, safe file name (names.file_stem)."""
+    return folder / f"{file_stem(student_id)}.html"
 
 
 def write_feedback(results: list[NotebookResult], folder: Path) -> list[Path]:

@@ -11,18 +11,20 @@ _REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.D
 def secret_lines(solution_nb) -> list[str]:
     """The distinctive lines inside solution regions, hidden-test regions and whole
     solution answer cells of a source notebook (blank lines and bare comments skipped)."""
-    lines = []
+    lines, public = [], set()
     for cell in solution_nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         regions = [m.group(2) for m in _REGION.finditer(cell.source)]
         if meta.get("solution") and cell.cell_type == "markdown" and not regions:
             regions = [cell.source]
+        else:  # what the release shows too (a hidden test may repeat a visible line)
+            public.update(line.strip() for line in _REGION.sub("", cell.source).splitlines())
         for region in regions:
             for line in region.splitlines():
                 text = line.strip()
                 if len(text) >= 8 and not text.startswith("#"):
                     lines.append(text)
-    return lines
+    return [line for line in lines if line not in public]
 
 
 def leaks(release_nb, solution_nb) -> list[str]:

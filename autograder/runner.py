@@ -51,25 +51,31 @@ def strip_hidden_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if line.strip() not in HIDDEN_MARKERS)
 
 
-def hidden_part(source: str) -> str:
-    """The lines of a test cell between the hidden-test markers."""
-    lines, inside = [], False
+def _parts(source: str) -> tuple[list[str], list[str]]:
+    """A test cell's lines outside the hidden-test markers and between them."""
+    shown, hidden, inside = [], [], False
     for line in source.splitlines():
         if line.strip() in HIDDEN_MARKERS:
             inside = line.strip() == HIDDEN_MARKERS[0]
-        elif inside:
-            lines.append(line)
-    return "\n".join(lines)
+        else:
+            (hidden if inside else shown).append(line)
+    return shown, hidden
+
+
+def hidden_part(source: str) -> str:
+    """The lines of a test cell between the hidden-test markers."""
+    return "\n".join(_parts(source)[1])
 
 
 def hidden_lines(solution: nbformat.NotebookNode) -> set[str]:
-    """The lines of hidden test source (long enough to be recognisable)."""
-    return {
-        line.strip()
-        for cell in solution.cells
-        for line in hidden_part(cell.source).splitlines()
-        if len(line.strip()) >= 12
-    }
+    """The lines of hidden test source (long enough to be recognisable) that the release
+    does not show elsewhere, not even as part of a longer line."""
+    hidden, shown = set(), set()
+    for cell in solution.cells:
+        visible, secret = _parts(cell.source)
+        hidden.update(line.strip() for line in secret if len(line.strip()) >= 12)
+        shown.update(line.strip() for line in visible)
+    return {line for line in hidden if not any(line in other for other in shown)}
 
 
 @dataclass

@@ -10,6 +10,7 @@ let them read or reach what it must not, so 0 points proves the wall held.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -18,6 +19,7 @@ from autograder.course import REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.notebooks import grade_id, read
 
 NOTEBOOK = "01_numpy_gradients"
+LONG_ID = "a" * 200 + "-long-student-id-" + "b" * 33  # 250 characters
 FILE = f"{NOTEBOOK}.ipynb"
 POINTS = {
     "test_graph_gradients": 2,
@@ -358,6 +360,20 @@ def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
     odd.mkdir()
     nbformat.write(complete, odd / FILE)
     (folder / "README.txt").write_text("stray file beside the students")
+    deep = folder / "bad_deep_json"
+    deep.mkdir()
+    (deep / FILE).write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    meta = json.loads(nbformat.writes(complete))
+    meta["cells"][0]["metadata"]["nbgrader"] = 1  # valid nbformat, not nbgrader's mapping
+    (folder / "bad_nbgrader_metadata").mkdir()
+    (folder / "bad_nbgrader_metadata" / FILE).write_text(json.dumps(meta))
+    nested = folder / "bad_deep_folders"
+    path = nested.joinpath(*["d"] * 1100)
+    os.makedirs(path)
+    nbformat.write(complete, path / FILE)
+    for name in (LONG_ID, "Dana", "dana"):  # a 250-character id; two that differ in case
+        (folder / name).mkdir()
+        nbformat.write(complete, folder / name / FILE)
     return {
         "bad_corrupt_json": ("invalid", "JSON"),
         "bad_not_a_notebook": ("invalid", "UTF-8"),
@@ -365,6 +381,9 @@ def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
         "bad_100_mb": ("invalid", "MB"),
         "bad_empty_folder": ("missing", "not submitted"),
         "bad_wrong_file": ("missing", "not submitted"),
+        "bad_deep_json": ("invalid", "nested"),
+        "bad_nbgrader_metadata": ("invalid", "nbgrader"),
+        "bad_deep_folders": ("invalid", "nested"),
     }
 
 
