@@ -24,7 +24,7 @@ PARTLY_WRONG = {
         "forward difference instead of central difference",
     ],
     "02_tf_static_graphs.ipynb": ["weights fed as placeholders every step and updated in NumPy"],
-    "03_keras.ipynb": ["number of epochs hard-coded"],
+    "03_keras.ipynb": ["learning rate ignored (SGD's default of 0.01)"],
     "04_pytorch_autograd.ipynb": ["gradients not reset between steps (they accumulate)"],
     "05_pytorch_nn_optim.ipynb": ["branches added instead of multiplied"],
     "06_data_loading.ipynb": ["generator re-seeded every epoch (same order each epoch)"],
