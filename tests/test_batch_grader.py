@@ -185,7 +185,7 @@ def test_nothing_written_shows_hidden_tests_or_kernel_text(attacks):
     _, out, _, _ = attacks
     secrets = hidden_lines(read(SOLUTIONS / f"{adversarial.NOTEBOOK}.ipynb"))
     assert len(secrets) > 20
-    instructors = {"references", "source", "release", "submissions", "gradebook.db"}
+    instructors = {"references", "source", "submissions", "gradebook.db"}
     checked = 0
     for path in out.rglob("*"):
         if not path.is_file() or instructors & set(path.relative_to(out).parts):
