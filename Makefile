@@ -35,7 +35,7 @@ test-deps: system-deps
 ## demo: build the release from solutions/, grade the sample submissions with cs231n-grade
 ## (sandboxed; our own samples are graded unsandboxed, loudly, where no sandbox is possible)
 demo: $(STAMP) system-deps
-	$(BIN)/python -m autograder.release
+	$(BIN)/python -m autograder.authoring.release
 	$(BIN)/cs231n-grade --check-sandbox >/dev/null || unsafe=--unsafe-run-student-code-without-sandbox; \
 	$(BIN)/cs231n-grade $(SUBMISSIONS) --out build/demo $$unsafe \
 		--expect data/sample_submissions/expected_scores.csv
@@ -52,10 +52,10 @@ test-fast: $(STAMP)
 
 ## release: regenerate notebooks/ and the sample submissions from solutions/
 release: $(STAMP)
-	$(BIN)/python -m autograder.release
+	$(BIN)/python -m autograder.authoring.release
 
 check-release: $(STAMP)
-	$(BIN)/python -m autograder.release --check
+	$(BIN)/python -m autograder.authoring.release --check
 
 ## lab: start JupyterLab on the student notebooks
 lab: $(STAMP)

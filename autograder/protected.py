@@ -4,7 +4,7 @@ OverwriteCells does, in one place for every caller.
 Protected cells are the release's read-only cells and graded test cells: whatever the student
 did to them (edited, deleted, retyped as markdown, duplicated), the result holds each exactly
 once, with the release's source, type and metadata, where the release has it relative to the
-other protected cells (the grading runner's order, autograder/runner.py `plan`). Hand-graded
+other protected cells (the grading runner's order, autograder/grading/runner.py `plan`). Hand-graded
 answer cells keep the student's text but take the release's metadata and type; one the
 student deleted comes back as the release's stub, so formgrader can still score it. This
 module imports nothing that runs in a kernel.

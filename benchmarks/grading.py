@@ -29,11 +29,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from autograder import gradebook  # noqa: E402
-from autograder.cli import UNSAFE_FLAG  # noqa: E402
 from autograder.course import ASSIGNMENT, SAMPLES, notebook_names  # noqa: E402
-from autograder.grade import prepare_course, read_scores  # noqa: E402
-from autograder.nbgrader_cli import run_nbgrader  # noqa: E402
+from autograder.grading.cli import UNSAFE_FLAG  # noqa: E402
+from autograder.nbgrader_course import gradebook  # noqa: E402
+from autograder.nbgrader_course.apps import run_nbgrader  # noqa: E402
+from autograder.nbgrader_course.baseline import prepare_course, read_scores  # noqa: E402
 
 GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
 

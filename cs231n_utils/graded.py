@@ -32,7 +32,8 @@ RULES = (
     "equal",  # exactly the solution's numbers (counts, labels, indices)
     "floats",  # a list of Python floats, as long as the solution's
     "permutations",  # rows that each hold every index once, not all in one order
-    "same_as",  # equal to this student's own earlier answer named `of`
+    "same_as",  # equal to this student's own earlier answer named `of` (`close=True`: to tol)
+    "recorded",  # not judged by itself: kept for a later same_as or differs_from
     "differs_from",  # not equal to this student's own earlier answer named `of`
     "true",  # an observation of the student's code that must hold (see the README)
     "at_most",  # a number no larger than `bound`

@@ -45,7 +45,9 @@ import nbformat
 
 ASSIGNMENT = "dl_software"
 RELEASE_CELLS = "release_cells.json"  # written by `make release` next to this module
-MAX_NOTEBOOK_BYTES = 20 * 2**20  # the grader refuses larger files (autograder/submissions.py)
+MAX_NOTEBOOK_BYTES = (
+    20 * 2**20
+)  # the grader refuses larger files (autograder/grading/submissions.py)
 LARGE_NOTEBOOK_BYTES = 5 * 2**20  # a finished notebook is well under 1 MB
 LARGE_OUTPUT_BYTES = 1 * 2**20  # one cell's outputs
 CELL_TIMEOUT_S = 600

@@ -10,7 +10,7 @@ let them read or reach what it must not, so 0 points proves the wall held.
 from __future__ import annotations
 
 import json
-import os
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -338,6 +338,12 @@ def build(folder: Path, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
     return expected
 
 
+def remove_deep_folders(folder: Path) -> None:
+    """Remove what build_bad_inputs nested 1,100 deep (Python's rmtree, which pytest's clean-up
+    uses, recurses and would fail on it)."""
+    subprocess.run(["rm", "-rf", str(folder / "bad_deep_folders")], check=True)
+
+
 def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
     """Broken submissions: student -> (notebook status, expected word in the message)."""
     complete = _base("complete")
@@ -367,9 +373,11 @@ def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
     meta["cells"][0]["metadata"]["nbgrader"] = 1  # valid nbformat, not nbgrader's mapping
     (folder / "bad_nbgrader_metadata").mkdir()
     (folder / "bad_nbgrader_metadata" / FILE).write_text(json.dumps(meta))
-    nested = folder / "bad_deep_folders"
-    path = nested.joinpath(*["d"] * 1100)
-    os.makedirs(path)
+    path = folder / "bad_deep_folders"  # remove with remove_deep_folders(): rmtree recurses
+    path.mkdir()
+    for _ in range(1100):  # os.makedirs recurses too
+        path = path / "d"
+        path.mkdir()
     nbformat.write(complete, path / FILE)
     for name in (LONG_ID, "Dana", "dana"):  # a 250-character id; two that differ in case
         (folder / name).mkdir()
@@ -391,10 +399,12 @@ __all__ = [
     "FORWARD",
     "FULL",
     "LEAKS",
+    "LONG_ID",
     "NOTEBOOK",
     "POINTS",
     "REPO_ROOT",
     "ZERO",
     "build",
     "build_bad_inputs",
+    "remove_deep_folders",
 ]

@@ -7,8 +7,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
+from autograder.grading.runner import MIME, is_test, probe_code, strip_hidden_markers
 from autograder.notebooks import grade_id
-from autograder.runner import MIME, is_test, probe_code, strip_hidden_markers
 
 MAX_ANSWER_BYTES = 16 * 2**20
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import adversarial
 import pytest
 
-from autograder import sandbox
-from autograder.cli import UNSAFE_FLAG
 from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
+from autograder.grading import sandbox
+from autograder.grading.cli import UNSAFE_FLAG
+from autograder.grading.runner import hidden_lines
 from autograder.notebooks import read
-from autograder.runner import hidden_lines
 
 pytestmark = [
     pytest.mark.slow,
@@ -107,10 +107,13 @@ def attacks(tmp_path_factory, samples):
     bad = adversarial.build_bad_inputs(submissions)
     out.mkdir()
     shutil.copytree(samples / "references", out / "references")  # computed once is enough
-    run = grade(
-        submissions, out, "--cell-timeout", "20", "--notebook-timeout", "300",
-        "--memory-mb", "2048", "--processes", "128",
-    )  # fmt: skip
+    try:
+        run = grade(
+            submissions, out, "--cell-timeout", "20", "--notebook-timeout", "300",
+            "--memory-mb", "2048", "--processes", "128",
+        )  # fmt: skip
+    finally:
+        adversarial.remove_deep_folders(submissions)
     return run, out, expected, bad
 
 

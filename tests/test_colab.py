@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from autograder import colab
+from autograder.authoring import colab
 from autograder.course import RELEASE, REPO_ROOT, REPOSITORY, SOLUTIONS, notebook_names
 from autograder.notebooks import grade_id, read
 from notebook_kernel import NotebookKernel

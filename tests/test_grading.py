@@ -9,8 +9,8 @@ import sqlite3
 
 import pytest
 
-from autograder import grade
 from autograder.course import SAMPLES, notebook_names
+from autograder.nbgrader_course import baseline as grade
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from autograder.judge import Malformed, check_reference, decode, judge
-from autograder.runner import _parse
+from autograder.grading.judge import Malformed, check_reference, decode, judge
+from autograder.grading.runner import _parse
 from cs231n_utils import graded
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
 from autograder.course import REPO_ROOT
-from autograder.kernel import Limits, SandboxedKernel
+from autograder.grading import sandbox
+from autograder.grading.kernel import Limits, SandboxedKernel
 
 pytestmark = [
     pytest.mark.xdist_group("sandbox"),  # with the batch grader's tests: uids are shared

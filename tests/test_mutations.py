@@ -9,10 +9,11 @@ import re
 
 import pytest
 
-from autograder import judge, mutations
+from autograder.authoring import mutations
 from autograder.course import RELEASE, SOLUTIONS, notebook_names
+from autograder.grading import judge
+from autograder.grading.runner import hidden_part, is_test, strip_hidden_markers
 from autograder.notebooks import grade_id, read
-from autograder.runner import hidden_part, is_test, strip_hidden_markers
 from notebook_kernel import NotebookKernel
 
 pytestmark = pytest.mark.slow

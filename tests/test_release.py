@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import leaks, release
+from autograder.authoring import leaks, release
 from autograder.course import RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS, notebook_names
 from autograder.notebooks import grade_id, read
 

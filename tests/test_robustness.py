@@ -16,13 +16,14 @@ from queue import Empty
 import nbformat
 import pytest
 
-from autograder import cli, gradebook, jobs, sandbox
 from autograder.course import SAMPLES
-from autograder.engine import LocalExecutor, run_all
-from autograder.jobs import NotebookResult, Settings, StudentJob
-from autograder.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
-from autograder.names import file_stem
-from autograder.runner import Execution, GraderError
+from autograder.grading import cli, jobs, sandbox
+from autograder.grading.jobs import NotebookResult, Settings, StudentJob
+from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
+from autograder.grading.names import file_stem
+from autograder.grading.runner import Execution, GraderError
+from autograder.grading.scheduler import LocalExecutor, run_all
+from autograder.nbgrader_course import gradebook
 
 NOTEBOOK = "01_numpy_gradients"
 COMPLETE = SAMPLES / "complete" / f"{NOTEBOOK}.ipynb"
@@ -228,7 +229,7 @@ def test_a_lost_idle_status_ends_the_cell_on_its_reply():
 
 FLOOD = """
 import json, resource, sys, time
-from autograder.kernel import Limits, SandboxedKernel, TOO_LARGE
+from autograder.grading.kernel import Limits, SandboxedKernel, TOO_LARGE
 limits = Limits(memory_bytes=3 * 2**30, cell_timeout_s=240)
 with SandboxedKernel("flood", worker=3, limits=limits) as kernel:
     began = time.monotonic()

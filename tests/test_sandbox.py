@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from autograder import sandbox
+from autograder.grading import sandbox
 
 HAVE_ROOT_AND_BWRAP = os.geteuid() == 0 and shutil.which("bwrap") is not None
 

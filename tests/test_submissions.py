@@ -4,14 +4,15 @@ rejected) and broken notebooks, each becoming a clear per-notebook status."""
 from __future__ import annotations
 
 import os
+import subprocess
 import zipfile
 
 import nbformat
 import pytest
 from nbformat import v3
 
-from autograder import submissions
-from autograder.submissions import SubmissionsError, discover, extract_zip
+from autograder.grading import submissions
+from autograder.grading.submissions import SubmissionsError, discover, extract_zip
 
 EXPECTED = ["01_a.ipynb", "02_b.ipynb"]
 
@@ -184,7 +185,10 @@ def test_1100_nested_folders_make_one_student_invalid(tmp_path):
         deep = deep / "d"
         deep.mkdir()
     write_nb(tmp_path / "ben" / "01_a.ipynb")
-    found = {s.id: s for s in discover(tmp_path, EXPECTED)}
+    try:
+        found = {s.id: s for s in discover(tmp_path, EXPECTED)}
+    finally:  # pytest's own clean-up of tmp_path recurses: remove the tree here
+        subprocess.run(["rm", "-rf", str(tmp_path / "ada")], check=True)
     assert {f.status for f in found["ada"].notebooks.values()} == {"invalid"}
     assert "nested more than" in found["ada"].notebooks["01_a.ipynb"].message
     assert found["ben"].notebooks["01_a.ipynb"].status == "ok"
@@ -206,7 +210,7 @@ def test_a_folder_with_too_many_entries_is_bounded(tmp_path, monkeypatch):
 def test_long_and_odd_names_get_bounded_ids_and_file_stems(tmp_path):
     """Does a 250-character folder name, and names with odd characters, get an id nbgrader's
     gradebook can store (at most 128 characters) and a short, safe file stem?"""
-    from autograder.names import MAX_ID_CHARS, file_stem
+    from autograder.grading.names import MAX_ID_CHARS, file_stem
 
     names = ["x" * 250, "ä ö$;`rm -rf`", "-leading", "a..b..", "new\nline"]
     for name in names:
@@ -224,7 +228,7 @@ def test_folders_that_map_to_one_id_are_both_graded_with_one_warning(tmp_path):
     """Are `Ada` and `ada` (one file on a case-insensitive disk), and a folder named like the
     id of another (`a b` -> `a_b-<hash>`), all graded under distinct ids and file stems, with
     one warning per clash?"""
-    from autograder.names import file_stem
+    from autograder.grading.names import file_stem
 
     taken = submissions.safe_id("a b")  # a folder named like the id of another
     for name in ("a b", taken, "Ada", "ada"):

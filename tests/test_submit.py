@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder import submissions
 from autograder.course import RELEASE, SAMPLES, notebook_names
+from autograder.grading import submissions
 from autograder.notebooks import read
 from cs231n_utils import submit
 

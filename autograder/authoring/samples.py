@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import mutations
+from autograder.authoring import mutations
 from autograder.notebooks import grade_id, read
 
 # Which plausible mistakes the partly-wrong student made, per notebook (mutation names).

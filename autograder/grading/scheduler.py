@@ -1,6 +1,6 @@
 """Scheduling grading jobs: a small executor interface, a local implementation, progress.
 
-A job is a callable `job(out, settings, worker)` (autograder/jobs.py). The executor decides
+A job is a callable `job(out, settings, worker)` (autograder/grading/jobs.py). The executor decides
 where and when it runs and which worker slot it gets (each slot has its own sandbox uid, so
 two kernels never share one). `LocalExecutor` runs `workers` jobs at once on this machine;
 a distributed engine implements the same `submit`/`shutdown` and returns futures.

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.config import write_config_file
 from autograder.course import ASSIGNMENT, RELEASE
-from autograder.feedback import secret_lines, verdict_text
-from autograder.jobs import NotebookResult
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.grading.feedback import secret_lines, verdict_text
+from autograder.grading.jobs import NotebookResult
+from autograder.nbgrader_course.apps import run_nbgrader
+from autograder.nbgrader_course.settings import write_config_file
 from autograder.notebooks import grade_id, read
 from autograder.protected import is_protected, restore_protected
 from autograder.redaction import safe_notebook
@@ -39,7 +39,7 @@ def prepare(out: Path, db_url: str) -> None:
     from importlib import metadata
 
     from autograder.course import SOLUTIONS
-    from autograder.jobs import sha256
+    from autograder.grading.jobs import sha256
 
     default = db_url == default_db_url(out)
     key = sha256(

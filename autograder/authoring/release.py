@@ -1,13 +1,13 @@
 """Generate the student release (notebooks/) and the sample submissions from solutions/.
 
-    python -m autograder.release           # regenerate notebooks/ and the samples
-    python -m autograder.release --check   # exit 1 and list differences, change nothing
+    python -m autograder.authoring.release           # regenerate notebooks/ and the samples
+    python -m autograder.authoring.release --check   # exit 1 and list differences, change nothing
 
 nbgrader's generate_assignment does the work in a scratch course folder (so no gradebook or
 stray files land in the repository); the result is then copied over the committed files.
 Before that, the Colab badges and setup blocks are written from course.REPOSITORY into
-solutions/ and the README (autograder/colab.py), and afterwards the release's nbgrader cells
-are listed in cs231n_utils/release_cells.json, which cs231n-submit compares students'
+solutions/ and the README (autograder/authoring/colab.py), and afterwards the release's
+nbgrader cells are listed in cs231n_utils/release_cells.json, which cs231n-submit compares students'
 notebooks with (students edit the release notebooks in place, so those cannot serve).
 """
 
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import colab
-from autograder.config import write_config_file
+from autograder.authoring import colab
+from autograder.authoring.samples import build_samples
 from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.nbgrader_course.apps import run_nbgrader
+from autograder.nbgrader_course.settings import write_config_file
 from autograder.notebooks import grade_id, read
-from autograder.samples import build_samples
 
 EXPECTED_SCORES = "expected_scores.csv"  # written by hand; not generated
 README = REPO_ROOT / "README.md"

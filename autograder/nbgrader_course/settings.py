@@ -37,7 +37,7 @@ def write_config_file(root: Path, db_url: str | None = None) -> Path:
         "# Written by the course's autograder; nbgrader reads it when run in this folder.",
         "import sys",
         f"sys.path.insert(0, {str(REPO_ROOT)!r})",
-        "from autograder.config import apply",
+        "from autograder.nbgrader_course.settings import apply",
         "c = get_config()  # noqa: F821",
         f"apply(c, root={str(root)!r})",
     ]

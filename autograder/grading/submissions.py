@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograder.names import MAX_ID_CHARS, digest, file_stem, student_id
+from autograder.grading.names import MAX_ID_CHARS, digest, file_stem, student_id
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a finished course notebook is well under 1 MB
 MAX_DEPTH = 32  # folder levels searched below a student's folder (and wrappers above them)
@@ -64,7 +64,7 @@ class Student:
 
 def safe_id(name: str) -> str:
     """A student id made of letters, digits, '.', '_' and '-', short enough for nbgrader's
-    gradebook (autograder/names.py). Names that needed changing get a short hash of the
+    gradebook (autograder/grading/names.py). Names that needed changing get a short hash of the
     original, so two different names never map to one id."""
     return student_id(name)
 

@@ -19,14 +19,14 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from autograder import judge as judging
-from autograder.course import RELEASE, SOLUTIONS
-from autograder.failures import student_failure, where
-from autograder.kernel import Limits, SandboxedKernel
-from autograder.names import file_stem
+from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
+from autograder.grading import judge as judging
+from autograder.grading.failures import student_failure, where
+from autograder.grading.kernel import Limits, SandboxedKernel
+from autograder.grading.names import file_stem
+from autograder.grading.runner import Course, Execution, GraderError, execute, plan
 from autograder.notebooks import grade_id, read
 from autograder.redaction import error_kind
-from autograder.runner import Course, Execution, GraderError, execute, plan
 
 PACKAGES = ("autograder", "cs231n_utils")  # every source file of these can change a verdict
 
@@ -112,7 +112,7 @@ def sha256(*parts: bytes | str) -> str:
 @functools.cache
 def grader_key() -> str:
     """Changes when any source of the grader or the helpers, or a framework version, does."""
-    root = Path(__file__).resolve().parents[1]
+    root = REPO_ROOT
     sources = sorted(p for package in PACKAGES for p in (root / package).rglob("*.py"))
     versions = []
     for package in ("numpy", "torch", "tensorflow", "tensorflow-cpu", "keras"):

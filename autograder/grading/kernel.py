@@ -34,10 +34,10 @@ from queue import Empty
 import zmq
 from jupyter_client import KernelManager
 
-from autograder.names import file_stem
-from autograder.sandbox import CGROUP_V1, FIRST_SANDBOX_UID, bwrap_command
+from autograder.course import REPO_ROOT
+from autograder.grading.names import file_stem
+from autograder.grading.sandbox import CGROUP_V1, FIRST_SANDBOX_UID, bwrap_command
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 MAX_MESSAGE_BYTES = 64 * 2**20  # per message frame; above Limits.result_bytes and its escaping
 RECEIVE_QUEUE = 8  # messages queued per socket: the grader's memory is bounded by their product

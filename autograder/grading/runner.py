@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from autograder.kernel import CellOutcome, SandboxedKernel
+from autograder.grading.kernel import CellOutcome, SandboxedKernel
 from autograder.notebooks import grade_id
 
 MIME = "application/x-cs231n-answers+json"  # as cs231n_utils.graded.MIME (kernel side)

@@ -27,7 +27,7 @@ MAX_ELEMENTS = 1_000_000  # per decoded array: matches cs231n_utils.graded.MAX_E
 MAX_ITEMS = 64
 MAX_ANSWERS = 2_000  # per question
 STABLE_TOL = 1e-9  # two runs of the solution agree this well on a deterministic answer
-DETERMINISTIC = ("close", "equal", "floats")  # rules that compare with the solution's value
+DETERMINISTIC = ("close", "equal", "floats", "recorded")  # rules that compare with the solution's value
 
 
 class Malformed(ValueError):
@@ -186,12 +186,34 @@ def _permutations(mine, ref, theirs, answers) -> str | None:
 
 
 def _same_as(mine, ref, theirs, answers) -> str | None:
+    """Equal to this student's own earlier answer `of` (within `tol`, when it is above 0):
+    a consistency the solution's values cannot decide, such as an update that is exactly
+    the learning rate times the student's own gradient."""
     earlier = answers.get(str(ref["params"].get("of")))
-    name, where = ref["name"], _where(ref)
-    if earlier is None or not isinstance(mine, np.ndarray) or not isinstance(earlier, np.ndarray):
+    name, where, of = ref["name"], _where(ref), ref["params"].get("of")
+    mine, earlier = _arrays(mine), _arrays(earlier)
+    if mine is None or earlier is None:
         return f"{name}: nothing to compare with{where}"
-    if mine.shape != earlier.shape or not np.array_equal(mine, earlier):
-        return f"{name}: differs from {ref['params'].get('of')}{where}; it should be the same"
+    if [a.shape for a in mine] != [b.shape for b in earlier]:
+        return f"{name}: has another shape than {of}{where}; it should be the same"
+    tol = max(float(ref.get("tol", 0.0)), 0.0) if ref["params"].get("close") else 0.0
+    for a, b in zip(mine, earlier, strict=True):
+        if not np.all(np.isfinite(a)) or _relative_error(a, b) > tol:
+            return f"{name}: differs from {of}{where}; it should be the same"
+    return None
+
+
+def _arrays(value) -> list[np.ndarray] | None:
+    """An answer as a list of arrays (one array is a list of one), or None."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+        return value
+    return None
+
+
+def _recorded(mine, ref, theirs, answers) -> str | None:
+    """Not judged by itself: kept for a later same_as or differs_from."""
     return None
 
 
@@ -301,6 +323,7 @@ RULES: dict[str, Rule] = {
     "floats": _floats,
     "permutations": _permutations,
     "same_as": _same_as,
+    "recorded": _recorded,
     "differs_from": _differs_from,
     "true": _true,
     "at_most": _at_most,
@@ -365,7 +388,7 @@ def judge(document, reference: dict) -> Verdict:
             failure = f"{ref['name']}: the answer could not be judged{_where(ref)}"
         if failure:
             return Verdict(False, [failure], ref.get("hint", ""))
-        mine_by_name.setdefault(ref["name"], mine)
+        mine_by_name[ref["name"]] = mine  # the latest answer of that name
     if len(answers) > len(ref_answers):
         return Verdict(False, ["the hidden tests received more answers than the course's give"])
     if document.get("end") != "ok":

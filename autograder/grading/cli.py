@@ -23,14 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import gradebook, sandbox
 from autograder.course import notebook_names
-from autograder.engine import LocalExecutor, run_all
-from autograder.feedback import write_feedback
-from autograder.grade import Score, format_table, mismatches
-from autograder.jobs import NotebookResult, ReferenceJob, Settings, StudentJob, read_json
-from autograder.kernel import Limits, remove_stale_cgroups
-from autograder.submissions import SubmissionsError, discover, extract_zip
+from autograder.grading import sandbox
+from autograder.grading.feedback import write_feedback
+from autograder.grading.jobs import NotebookResult, ReferenceJob, Settings, StudentJob, read_json
+from autograder.grading.kernel import Limits, remove_stale_cgroups
+from autograder.grading.scheduler import LocalExecutor, run_all
+from autograder.grading.submissions import SubmissionsError, discover, extract_zip
+from autograder.nbgrader_course import gradebook
+from autograder.nbgrader_course.baseline import Score, format_table, mismatches
 
 UNSAFE_FLAG = "--unsafe-run-student-code-without-sandbox"
 

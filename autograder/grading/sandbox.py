@@ -1,6 +1,6 @@
 """What isolation this machine offers for running student notebooks.
 
-    python -m autograder.sandbox    # print the report; exit 1 if grading would be unsafe
+    python -m autograder.grading.sandbox    # print the report; exit 1 if grading would be unsafe
 
 The batch grader runs every student kernel inside bubblewrap (its own mount, network, PID and
 IPC namespaces, a read-only view of the system, no view of solutions/ or the gradebook), in

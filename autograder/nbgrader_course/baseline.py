@@ -1,6 +1,6 @@
 """Grade a folder of submissions with nbgrader's autograde and print a score table.
 
-    python -m autograder.grade SUBMISSIONS --out DIR
+    python -m autograder.nbgrader_course.baseline SUBMISSIONS --out DIR
 
 SUBMISSIONS holds one folder per student (the folder name is the student id) with that
 student's notebooks, named as in the release. DIR becomes an nbgrader course folder: its
@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.config import write_config_file
 from autograder.course import ASSIGNMENT, SOLUTIONS, notebook_names
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.nbgrader_course.apps import run_nbgrader
+from autograder.nbgrader_course.settings import write_config_file
 from autograder.notebooks import grade_id, read
 
 SCORE_COLUMNS = ("student_id", "notebook", "question", "points", "max_points", "graded_by")

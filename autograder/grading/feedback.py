@@ -1,12 +1,12 @@
 """Per-student feedback as one HTML page: each question's points, what went wrong and a hint.
 
 The page says only the grader's own words and numbers: each question's points, its status in
-fixed wording and the messages of the grader's checks (autograder/judge.py owns their wording),
-and for each cell that did not run cleanly its label, what happened and, for an exception, its
-kind from redaction.EXCEPTION_KINDS, never the kernel's message, output or type name. Any line
-of hidden test source is withheld from the messages (nbgrader's feedback returns the test cells
-whole). The page is built from a jinja2 template that escapes every value. This module
-imports nothing that runs in a kernel.
+fixed wording and the messages of the grader's checks (autograder/grading/judge.py owns
+their wording), and for each cell that did not run cleanly its label, what happened and, for
+an exception, its kind from redaction.EXCEPTION_KINDS, never the kernel's message, output or
+type name. Any line of hidden test source is withheld from the messages (nbgrader's feedback
+returns the test cells whole). The page is built from a jinja2 template that escapes every
+value. This module imports nothing that runs in a kernel.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import jinja2
 
 from autograder.course import SOLUTIONS
-from autograder.jobs import NotebookResult, QuestionResult
-from autograder.names import file_stem
+from autograder.grading.jobs import NotebookResult, QuestionResult
+from autograder.grading.names import file_stem
 from autograder.redaction import exception_kind, with_article, withhold_secrets
 
 STATUS_TEXT = {
@@ -120,8 +120,8 @@ def cell_text(cell: dict) -> str:
 @functools.cache
 def secret_lines(notebook: str) -> frozenset[str]:
     """The lines of the notebook's hidden tests, which no page may show."""
+    from autograder.grading.runner import hidden_lines
     from autograder.notebooks import read
-    from autograder.runner import hidden_lines
 
     path = SOLUTIONS / f"{notebook}.ipynb"
     return frozenset(hidden_lines(read(path))) if path.is_file() else frozenset()
