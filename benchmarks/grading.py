@@ -31,9 +31,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autograder.course import ASSIGNMENT, SAMPLES, notebook_names  # noqa: E402
 from autograder.grading.cli import UNSAFE_FLAG  # noqa: E402
-from autograder.nbgrader_course import gradebook  # noqa: E402
+from autograder.nbgrader_course import (
+    folder,  # noqa: E402
+)
 from autograder.nbgrader_course.apps import run_nbgrader  # noqa: E402
-from autograder.nbgrader_course.baseline import prepare_course, read_scores  # noqa: E402
+from autograder.nbgrader_course.baseline import read_scores  # noqa: E402
 
 GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
 
@@ -50,7 +52,7 @@ def copy_submissions(dest: Path, notebooks: list[str], copies: int) -> Path:
 
 
 def nbgrader_run(submissions: Path, out: Path) -> tuple[float, dict]:
-    prepare_course(out)  # untimed: release generation is not grading
+    folder.prepare(out)  # untimed: release generation is not grading
     for student in submissions.iterdir():
         shutil.copytree(student, out / "submitted" / student.name / ASSIGNMENT)
     start = time.perf_counter()
@@ -108,7 +110,7 @@ def main() -> None:
              "--no-progress"], check=True, capture_output=True,
         )  # fmt: skip
         print(f"references and a first grading: {time.perf_counter() - start:.0f} s (once a term)")
-        gradebook.prepare(warm / "course", gradebook.default_db_url(warm / "course"))
+        folder.prepare(warm / "course")
 
         def ours(*flags):
             refs = warm / "references"

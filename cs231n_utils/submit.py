@@ -34,7 +34,6 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +41,8 @@ from importlib import resources
 from pathlib import Path
 
 import nbformat
+
+from cs231n_utils.files import atomic_path
 
 ASSIGNMENT = "dl_software"
 RELEASE_CELLS = "release_cells.json"  # written by `make release` next to this module
@@ -360,17 +361,11 @@ def write_zip(files: dict[str, Path], sid: str, out_dir: Path, env: dict) -> Pat
     <sid>/environment.json; atomically (a temporary file renamed at the end)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{sid}_{ASSIGNMENT}.zip"
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=out_dir)
-    os.close(handle)
-    try:
+    with atomic_path(target) as temporary:
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, path in files.items():
                 archive.write(path, f"{sid}/{name}")
             archive.writestr(f"{sid}/environment.json", json.dumps(env, indent=1) + "\n")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return target
 
 

@@ -13,12 +13,12 @@ import nbformat
 import pytest
 
 from autograder.course import RELEASE, SAMPLES
-from autograder.grading.jobs import NotebookResult, QuestionResult
+from autograder.grading.autograded import write_autograded
 from autograder.grading.safe_markdown import safe_markdown
-from autograder.nbgrader_course.gradebook import write_autograded
 from autograder.notebooks import grade_id, read
 from autograder.protected import is_protected, restore_protected
 from autograder.redaction import safe_outputs
+from autograder.results import NotebookResult, QuestionResult
 
 NOTEBOOK = "01_numpy_gradients"
 FORGED = "OK all hidden tests passed"

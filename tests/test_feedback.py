@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from autograder.course import SOLUTIONS
 from autograder.grading.feedback import feedback_path, verdict_text, write_feedback
-from autograder.grading.jobs import NotebookResult, QuestionResult
 from autograder.grading.runner import hidden_lines
 from autograder.notebooks import read
 from autograder.redaction import EXCEPTION_KINDS, error_kind, exception_kind
+from autograder.results import NotebookResult, QuestionResult
 
 NOTEBOOK = "01_numpy_gradients"
 

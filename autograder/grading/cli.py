@@ -20,26 +20,21 @@ import shutil
 import statistics
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import notebook_names
+from autograder.course import SOLUTIONS, notebook_names
 from autograder.grading import sandbox
+from autograder.grading.autograded import write_autograded
 from autograder.grading.feedback import write_feedback
-from autograder.grading.jobs import NotebookResult, ReferenceJob, Settings, StudentJob, read_json
+from autograder.grading.jobs import ReferenceJob, Settings, StudentJob
 from autograder.grading.kernel import Limits, remove_stale_cgroups
 from autograder.grading.scheduler import LocalExecutor, run_all
 from autograder.grading.submissions import SubmissionsError, discover, extract_zip
 from autograder.nbgrader_course import gradebook
-from autograder.nbgrader_course.baseline import Score, format_table, mismatches
+from autograder.results import NotebookResult, read_json, write_scores
+from autograder.scores import Score, format_table, mismatches
 
 UNSAFE_FLAG = "--unsafe-run-student-code-without-sandbox"
-
-
-@dataclass
-class Outcome:
-    results: list[NotebookResult]
-    grader_errors: list[str]
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -140,11 +135,11 @@ def grade(args) -> int:
         sys.exit(f"cs231n-grade: {error}")
     if not students:
         sys.exit(f"cs231n-grade: no student folders in {args.submissions}")
-    db_url = args.db or gradebook.default_db_url(out)
+    db_url = args.db or folder.default_db_url(out)
     # nbgrader's generate_assignment registers the assignment in the gradebook; it is needed
     # only when the results are written, so it runs beside the grading.
     preparing = ThreadPoolExecutor(max_workers=1)
-    prepared = preparing.submit(gradebook.prepare, out, db_url)
+    prepared = preparing.submit(folder.prepare, out, SOLUTIONS, db_url)
     settings = Settings(
         limits=Limits(
             memory_bytes=args.memory_mb * 2**20,
@@ -244,13 +239,13 @@ def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], ha
     """Write every output from the results, each on its own: one that fails is reported and
     makes the exit status 1, and the others are still written."""
     written = [
-        _attempt("scores.csv", gradebook.write_scores, results, out / "scores.csv"),
+        _attempt("scores.csv", write_scores, results, out / "scores.csv"),
         _attempt("the gradebook", gradebook.sync, db_url, results),
     ]
     written.append(written[-1] and _attempt("grades.csv", gradebook.export_grades, out, db_url))
-    for job in jobs:
+    for job, result in zip(jobs, results, strict=True):
         try:
-            gradebook.write_autograded(out, results[jobs.index(job)], job.path and Path(job.path))
+            write_autograded(out, result, job.path and Path(job.path))
         except Exception as error:  # formgrader's copy only: the scores are already written
             print(f"could not write the autograded copy of {job.label}: {error}", file=sys.stderr)
     written.append(_attempt("the feedback pages", write_feedback, results, out / "feedback"))

@@ -18,9 +18,10 @@ from pathlib import Path
 import jinja2
 
 from autograder.course import SOLUTIONS
-from autograder.grading.jobs import NotebookResult, QuestionResult
 from autograder.grading.names import file_stem
 from autograder.redaction import exception_kind, with_article, withhold_secrets
+from autograder.results import NotebookResult, QuestionResult
+from cs231n_utils.files import atomic_write
 
 STATUS_TEXT = {
     "ok": "graded",
@@ -171,8 +172,6 @@ def write_feedback(results: list[NotebookResult], folder: Path) -> list[Path]:
     written = []
     for student, notebooks in sorted(by_student.items()):
         path = feedback_path(folder, student)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(page(student, notebooks))
-        tmp.replace(path)
+        atomic_write(path, page(student, notebooks))
         written.append(path)
     return written

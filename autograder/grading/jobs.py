@@ -10,11 +10,7 @@ where it stopped and a finished one is not graded twice.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +23,16 @@ from autograder.grading.names import file_stem
 from autograder.grading.runner import Course, Execution, GraderError, execute, plan
 from autograder.notebooks import grade_id, read
 from autograder.redaction import error_kind
+from autograder.results import (
+    CELL_FAILURES,
+    STATUS_TEXT,
+    NotebookResult,
+    QuestionResult,
+    Status,
+    read_json,
+    sha256,
+    write_json,
+)
 
 PACKAGES = ("autograder", "cs231n_utils")  # every source file of these can change a verdict
 
@@ -38,75 +44,6 @@ class Settings:
     isolated: bool = True
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
     max_record_bytes: int = 16 * 2**20
-
-
-@dataclass
-class QuestionResult:
-    question: str
-    points: float | None  # None: awaits a hand grader, or the grader failed
-    max_points: float
-    status: str  # ok, timeout, memory, crashed, missing, invalid, grader_error, hand
-    messages: list[str] = field(default_factory=list)
-
-
-@dataclass
-class NotebookResult:
-    student_id: str
-    notebook: str  # file stem
-    status: str  # ok, missing, invalid, grader_error
-    key: str  # what it was graded from; a rerun regrades when this changes
-    questions: list[QuestionResult] = field(default_factory=list)
-    message: str = ""
-    cells: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-    restarts: int = 0
-
-    @classmethod
-    def from_json(cls, data: dict) -> NotebookResult:
-        """The result a job wrote. Raises ValueError for anything that is not one (a missing
-        file reads as None), so that a caller can count it as not graded."""
-        try:
-            data = dict(data)
-            data["questions"] = [QuestionResult(**q) for q in data["questions"]]
-            result = cls(**data)
-        except (TypeError, ValueError, KeyError) as error:
-            raise ValueError(f"not a notebook result ({type(error).__name__})") from error
-        if not all(isinstance(getattr(result, f), str) for f in ("student_id", "notebook")):
-            raise ValueError("not a notebook result (its names are not text)")
-        return result
-
-
-def write_json(path: Path, data) -> None:
-    """Write atomically: a reader (or a rerun after kill -9) sees the old file or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as file:
-            json.dump(data, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_json(path: Path) -> dict | None:
-    """The JSON object in a file the grader wrote, or None when it is missing, unreadable or
-    not an object (a rerun then redoes its job)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def sha256(*parts: bytes | str) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode() if isinstance(part, str) else part)
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 @functools.cache
@@ -299,24 +236,9 @@ class StudentJob:
         questions = []
         for question in info.questions.values():
             verdict = judging.judge(run.documents.get(question.id), references[question.id])
-            status = "ok"
-            if not verdict.passed:
-                failure = run.section_failures.get(question.id)
-                probe = run.probe_status.get(question.id, "ok")
-                status = (
-                    {"died": "crashed"}.get(probe, probe)
-                    if probe in ("timeout", "memory", "died")
-                    else "ok"
-                )
-                if status == "ok" and failure:
-                    status = {"died": "crashed"}.get(failure, failure)
-                if status != "ok":
-                    what = {
-                        "timeout": "ran out of time",
-                        "memory": "ran out of memory",
-                        "crashed": "crashed the kernel",
-                    }[status]
-                    verdict.messages.insert(0, f"a cell this question needs {what}")
+            status = Status.OK if verdict.passed else question_status(run, question.id)
+            if status != Status.OK:
+                verdict.messages.insert(0, f"a cell this question needs {STATUS_TEXT[status]}")
             points = float(question.points) if verdict.passed else 0.0
             messages = verdict.messages + ([f"Hint: {verdict.hint}"] if verdict.hint else [])
             questions.append(QuestionResult(question.id, points, question.points, status, messages))
@@ -324,9 +246,9 @@ class StudentJob:
         for gid, (pts, stub) in info.written.items():
             answer = answers.get(gid, stub)
             if answer.strip() == stub.strip():
-                questions.append(QuestionResult(gid, 0.0, pts, "hand", ["not answered"]))
+                questions.append(QuestionResult(gid, 0.0, pts, Status.HAND, ["not answered"]))
             else:
-                questions.append(QuestionResult(gid, None, pts, "hand"))
+                questions.append(QuestionResult(gid, None, pts, Status.HAND))
         cells = [
             {"label": c.label, "status": c.status, "seconds": c.seconds,
              "kind": error_kind(c.error)}  # the kernel's message never leaves the job
@@ -334,6 +256,15 @@ class StudentJob:
             if c.status != "ok"
         ]  # fmt: skip
         return NotebookResult(
-            self.student_id, self.notebook, "ok", self.key(), questions,
+            self.student_id, self.notebook, Status.OK, self.key(), questions,
             cells=cells, seconds=run.seconds, restarts=run.restarts,
         )  # fmt: skip
+
+
+def question_status(run: Execution, question: str) -> Status:
+    """Why a question that failed did: its own cell's failure, else one of a cell it needed
+    (run before it), else a plain wrong answer (ok)."""
+    for outcome in (run.probe_status.get(question), run.section_failures.get(question)):
+        if outcome in CELL_FAILURES:
+            return CELL_FAILURES[outcome]
+    return Status.OK

@@ -12,41 +12,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import os
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, SOLUTIONS, notebook_names
+from autograder.course import ASSIGNMENT, notebook_names
+from autograder.nbgrader_course import folder as course_folder
 from autograder.nbgrader_course.apps import run_nbgrader
-from autograder.nbgrader_course.settings import write_config_file
-from autograder.notebooks import grade_id, read
+from autograder.scores import Score, cell_position, format_table, mismatches
 
 SCORE_COLUMNS = ("student_id", "notebook", "question", "points", "max_points", "graded_by")
-
-
-@dataclass(frozen=True)
-class Score:
-    student_id: str
-    notebook: str  # file stem, e.g. "01_numpy_gradients"
-    question: str  # the grade cell's grade_id
-    points: float | None  # None while an answer awaits its hand grader
-    max_points: float
-    graded_by: str  # "autograder" or "hand"
-
-
-def prepare_course(out: Path) -> None:
-    """Make `out` an nbgrader course folder with the assignment registered in its gradebook."""
-    out.mkdir(parents=True, exist_ok=True)
-    source = out / "source" / ASSIGNMENT
-    if source.exists():
-        shutil.rmtree(source)
-    shutil.copytree(SOLUTIONS, source)
-    write_config_file(out)
-    run_nbgrader(out, "generate_assignment", ASSIGNMENT, "--force")
 
 
 def collect(submissions: Path, out: Path) -> list[str]:
@@ -90,17 +68,6 @@ def read_scores(out: Path) -> list[Score]:
     return sorted(rows, key=lambda s: (s.student_id, s.notebook, cell_position(s)))
 
 
-def cell_position(score: Score) -> int:
-    """Where a graded cell stands in its solution notebook, to list questions in course order."""
-    return _cell_positions(score.notebook).get(score.question, 10**6)
-
-
-@functools.cache
-def _cell_positions(notebook: str) -> dict[str, int]:
-    nb = read(SOLUTIONS / f"{notebook}.ipynb")
-    return {grade_id(cell): i for i, cell in enumerate(nb.cells) if grade_id(cell)}
-
-
 def write_scores(rows: list[Score], path: Path) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=SCORE_COLUMNS)
@@ -109,45 +76,9 @@ def write_scores(rows: list[Score], path: Path) -> None:
             writer.writerow(asdict(row))
 
 
-def format_table(rows: list[Score]) -> str:
-    """Questions down, students across: 'points/max' for autograded cells."""
-    students = sorted({r.student_id for r in rows})
-    questions = sorted(
-        {(r.notebook, r.question) for r in rows},
-        key=lambda nq: (nq[0], _cell_positions(nq[0]).get(nq[1], 10**6)),
-    )
-    cell = {(r.student_id, r.notebook, r.question): r for r in rows}
-    width = max(len(f"{n} {q}") for n, q in questions) + 2
-    col = max(12, *(len(s) + 2 for s in students))
-    lines = [f"{'question':<{width}}" + "".join(f"{s:>{col}}" for s in students)]
-    totals = {s: [0.0, 0.0] for s in students}
-    for notebook, question in questions:
-        line = f"{notebook + ' ' + question:<{width}}"
-        for s in students:
-            r = cell.get((s, notebook, question))
-            if r is None:
-                text = "-"
-            elif r.points is None:
-                text = f"?/{r.max_points:g}"
-            else:
-                text = f"{r.points:g}/{r.max_points:g}"
-            if r is not None and r.graded_by == "autograder":
-                totals[s][0] += r.points or 0.0
-                totals[s][1] += r.max_points
-            line += f"{text:>{col}}"
-        lines.append(line)
-    lines.append(
-        f"{'autograded total':<{width}}"
-        + "".join(f"{f'{totals[s][0]:g}/{totals[s][1]:g}':>{col}}" for s in students)
-    )
-    if any(r.graded_by == "hand" and r.points is None for r in rows):
-        lines.append("?: a written answer that awaits hand grading (nbgrader formgrader)")
-    return "\n".join(lines)
-
-
 def grade(submissions: Path, out: Path, workers: int | None = None) -> list[Score]:
     """Autograde every student in `submissions` into course folder `out`; return the scores."""
-    prepare_course(out)
+    course_folder.prepare(out)
     students = collect(submissions, out)
     if not students:
         raise SystemExit(f"no student folders in {submissions}")
@@ -166,29 +97,6 @@ def grade(submissions: Path, out: Path, workers: int | None = None) -> list[Scor
     rows = read_scores(out)
     write_scores(rows, out / "scores.csv")
     return rows
-
-
-def mismatches(rows: list[Score], expected_csv: Path) -> list[str]:
-    """Differences between autograded scores and a table of expected ones
-    (columns student_id, notebook, question, points, max_points)."""
-    with open(expected_csv, newline="") as file:
-        expected = {
-            (r["student_id"], r["notebook"], r["question"]): (
-                float(r["points"]),
-                float(r["max_points"]),
-            )
-            for r in csv.DictReader(file)
-        }
-    got = {
-        (r.student_id, r.notebook, r.question): (r.points, r.max_points)
-        for r in rows
-        if r.graded_by == "autograder"
-    }
-    found = []
-    for key in sorted(expected.keys() | got.keys()):
-        if expected.get(key) != got.get(key):
-            found.append(f"{'/'.join(key)}: expected {expected.get(key)}, got {got.get(key)}")
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:
