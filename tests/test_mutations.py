@@ -115,12 +115,17 @@ def test_mutation_is_caught(kernels, name, mutation):
         for test in mutation.fails:
             verdict = graded(kernel, references, test)
             assert not verdict.passed, f"{test} passed with mutation {mutation.name!r}"
+            visible = next(c.source for c in release.cells if grade_id(c) == test)
+            shown = kernel.run(visible)
             if mutation.visible_passes:
-                visible = next(c.source for c in release.cells if grade_id(c) == test)
-                shown = kernel.run(visible)
                 assert shown.passed, (
                     f"expected the release's visible check of {test} to pass (only hidden "
                     f"tests catch this mutation), got: {shown.error}"
+                )
+            else:
+                assert not shown.passed, (
+                    f"expected the release's visible check of {test} to catch this mutation "
+                    "(or mark it visible_passes = true)"
                 )
     finally:
         kernel.run(original)
