@@ -4,7 +4,7 @@ OverwriteCells does, in one place for every caller.
 Protected cells are the release's read-only cells and graded test cells: whatever the student
 did to them (edited, deleted, retyped as markdown, duplicated), the result holds each exactly
 once, with the release's source, type and metadata, where the release has it relative to the
-other protected cells (the grading runner's order, autograder/grading/runner.py `plan`). Hand-graded
+other protected cells (the grading runner plans its run from this). Hand-graded
 answer cells keep the student's text but take the release's metadata and type; one the
 student deleted comes back as the release's stub, so formgrader can still score it. This
 module imports nothing that runs in a kernel.
@@ -16,24 +16,7 @@ import copy
 
 import nbformat
 
-from autograder.notebooks import grade_id
-
-
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_protected(cell) -> bool:
-    """A release cell the student may not change: read-only, or a graded test."""
-    meta = _nbgrader(cell)
-    return bool(grade_id(cell)) and (
-        bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
-    )
-
-
-def is_answer(cell) -> bool:
-    """A release cell the student writes in (a solution region), graded or not."""
-    return bool(grade_id(cell)) and bool(_nbgrader(cell).get("solution")) and not is_protected(cell)
+from autograder.notebooks import grade_id, is_answer, is_protected, nbgrader_meta
 
 
 def set_type(cell, cell_type: str) -> None:
@@ -120,7 +103,7 @@ def _put_back_graded_answers(release, release_cells, cells, placed, notes) -> No
     release_order = [grade_id(c) for c in release.cells if grade_id(c)]
     for index, gid in enumerate(release_order):
         original = release_cells[gid]
-        if gid in placed or not (is_answer(original) and _nbgrader(original).get("grade")):
+        if gid in placed or not (is_answer(original) and nbgrader_meta(original).get("grade")):
             continue
         present = [grade_id(c) for c in cells]
         earlier = [g for g in release_order[:index] if g in present]

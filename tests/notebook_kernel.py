@@ -7,8 +7,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from autograder.grading.runner import MIME, is_test, probe_code, strip_hidden_markers
-from autograder.notebooks import grade_id
+from autograder.grading.runner import MIME, probe_code
+from autograder.notebooks import HIDDEN_MARKERS, grade_id, is_test, strip_markers
 
 MAX_ANSWER_BYTES = 16 * 2**20
 
@@ -104,7 +104,7 @@ class NotebookKernel:
             if cell.cell_type != "code":
                 continue
             if is_test(cell):
-                result = self.probe(strip_hidden_markers(cell.source))
+                result = self.probe(strip_markers(cell.source, HIDDEN_MARKERS))
             else:
                 result = self.run(cell.source)
             if grade_id(cell):

@@ -19,8 +19,7 @@ import pytest
 from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
 from autograder.grading import sandbox
 from autograder.grading.cli import UNSAFE_FLAG
-from autograder.grading.runner import hidden_lines
-from autograder.notebooks import read
+from autograder.notebooks import hidden_lines, read
 
 pytestmark = [
     pytest.mark.slow,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from autograder.course import SOLUTIONS
 from autograder.grading.feedback import feedback_path, verdict_text, write_feedback
-from autograder.grading.runner import hidden_lines
-from autograder.notebooks import read
+from autograder.notebooks import hidden_lines, read
 from autograder.redaction import EXCEPTION_KINDS, error_kind, exception_kind
 from autograder.results import NotebookResult, QuestionResult
 

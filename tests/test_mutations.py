@@ -12,8 +12,7 @@ import pytest
 from autograder.authoring import mutations
 from autograder.course import RELEASE, SOLUTIONS, notebook_names
 from autograder.grading import judge
-from autograder.grading.runner import hidden_part, is_test, strip_hidden_markers
-from autograder.notebooks import grade_id, read
+from autograder.notebooks import HIDDEN_MARKERS, grade_id, hidden_part, is_test, read, strip_markers
 from notebook_kernel import NotebookKernel
 
 pytestmark = pytest.mark.slow
@@ -96,7 +95,7 @@ def test_every_autograded_test_has_a_mutation(name):
 
 def graded(kernel, references, test):
     """The judge's verdict on `test` run now in the kernel, against the solution's answers."""
-    result = kernel.probe(strip_hidden_markers(kernel.source(test)))
+    result = kernel.probe(strip_markers(kernel.source(test), HIDDEN_MARKERS))
     return judge.judge(result.answers, references[test].answers)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from autograder.notebooks import nbgrader_meta
+
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 _REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.DOTALL)
 
@@ -13,7 +15,7 @@ def secret_lines(solution_nb) -> list[str]:
     solution answer cells of a source notebook (blank lines and bare comments skipped)."""
     lines, public = [], set()
     for cell in solution_nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         regions = [m.group(2) for m in _REGION.finditer(cell.source)]
         if meta.get("solution") and cell.cell_type == "markdown" and not regions:
             regions = [cell.source]

@@ -26,9 +26,8 @@ import nbformat
 from autograder.authoring import colab
 from autograder.authoring.samples import build_samples
 from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
-from autograder.nbgrader_course.apps import run_nbgrader
-from autograder.nbgrader_course.settings import write_config_file
-from autograder.notebooks import grade_id, read
+from autograder.nbgrader_course import folder
+from autograder.notebooks import grade_id, nbgrader_meta, read
 
 EXPECTED_SCORES = "expected_scores.csv"  # written by hand; not generated
 README = REPO_ROOT / "README.md"
@@ -51,7 +50,7 @@ def release_cells(release_dir: Path) -> dict:
     for path in sorted(release_dir.glob("*.ipynb")):
         cells = []
         for cell in read(path).cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
+            meta = nbgrader_meta(cell)
             if grade_id(cell) is None:
                 continue
             cells.append(
@@ -74,9 +73,7 @@ def generate_release(dest: Path, source: Path = SOLUTIONS) -> None:
     release notebooks in dest."""
     with tempfile.TemporaryDirectory(prefix="cs231n-release-") as scratch:
         course = Path(scratch)
-        shutil.copytree(source, course / "source" / ASSIGNMENT)
-        write_config_file(course)
-        run_nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+        folder.prepare(course, source)
         dest.mkdir(parents=True, exist_ok=True)
         for path in sorted((course / "release" / ASSIGNMENT).glob("*.ipynb")):
             shutil.copyfile(path, dest / path.name)

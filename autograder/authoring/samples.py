@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.authoring import mutations
-from autograder.notebooks import grade_id, read
+from autograder.notebooks import SOLUTION_MARKERS, grade_id, nbgrader_meta, read, strip_markers
 
 # Which plausible mistakes the partly-wrong student made, per notebook (mutation names).
 PARTLY_WRONG = {
@@ -31,21 +31,14 @@ PARTLY_WRONG = {
     "07_static_vs_dynamic.ipynb": ["RNN state not reset between sequences"],
 }
 STUDENTS = ("complete", "partly_wrong", "untouched")
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def strip_solution_markers(source: str) -> str:
-    """The source with nbgrader's solution marker lines removed and the answer kept."""
-    lines = source.split("\n")
-    return "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
 
 
 def completed(release_nb, solution_nb):
     """The release notebook with every solution cell answered as in the solution notebook."""
     answers = {
-        grade_id(cell): strip_solution_markers(cell.source)
+        grade_id(cell): strip_markers(cell.source, SOLUTION_MARKERS)
         for cell in solution_nb.cells
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+        if nbgrader_meta(cell).get("solution")
     }
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:

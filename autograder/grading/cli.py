@@ -135,11 +135,11 @@ def grade(args) -> int:
         sys.exit(f"cs231n-grade: {error}")
     if not students:
         sys.exit(f"cs231n-grade: no student folders in {args.submissions}")
-    db_url = args.db or folder.default_db_url(out)
+    db_url = args.db or course_folder.default_db_url(out)
     # nbgrader's generate_assignment registers the assignment in the gradebook; it is needed
     # only when the results are written, so it runs beside the grading.
     preparing = ThreadPoolExecutor(max_workers=1)
-    prepared = preparing.submit(folder.prepare, out, SOLUTIONS, db_url)
+    prepared = preparing.submit(course_folder.prepare, out, SOLUTIONS, db_url)
     settings = Settings(
         limits=Limits(
             memory_bytes=args.memory_mb * 2**20,

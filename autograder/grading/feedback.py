@@ -121,8 +121,7 @@ def cell_text(cell: dict) -> str:
 @functools.cache
 def secret_lines(notebook: str) -> frozenset[str]:
     """The lines of the notebook's hidden tests, which no page may show."""
-    from autograder.grading.runner import hidden_lines
-    from autograder.notebooks import read
+    from autograder.notebooks import hidden_lines, read
 
     path = SOLUTIONS / f"{notebook}.ipynb"
     return frozenset(hidden_lines(read(path))) if path.is_file() else frozenset()

@@ -21,61 +21,24 @@ from dataclasses import dataclass, field
 import nbformat
 
 from autograder.grading.kernel import CellOutcome, SandboxedKernel
-from autograder.notebooks import grade_id
+from autograder.notebooks import (
+    HIDDEN_MARKERS,
+    grade_id,
+    is_protected,
+    is_test,
+    is_written_answer,
+    nbgrader_meta,
+    strip_markers,
+)
+from autograder.protected import restore_protected
 
 MIME = "application/x-cs231n-answers+json"  # as cs231n_utils.graded.MIME (kernel side)
-HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 FAILURES = ("timeout", "memory", "died")  # outcomes after which the kernel was restarted
 MAX_RESTARTS = 8  # the notebook timeout bounds the time they take
 
 
 class GraderError(RuntimeError):
     """The grader's own machinery failed (not the student's code): retry, never score 0."""
-
-
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_test(cell) -> bool:
-    meta = _nbgrader(cell)
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
-
-
-def is_locked(cell) -> bool:
-    meta = _nbgrader(cell)
-    return bool(meta.get("locked")) and not meta.get("grade") and not meta.get("solution")
-
-
-def strip_hidden_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if line.strip() not in HIDDEN_MARKERS)
-
-
-def _parts(source: str) -> tuple[list[str], list[str]]:
-    """A test cell's lines outside the hidden-test markers and between them."""
-    shown, hidden, inside = [], [], False
-    for line in source.splitlines():
-        if line.strip() in HIDDEN_MARKERS:
-            inside = line.strip() == HIDDEN_MARKERS[0]
-        else:
-            (hidden if inside else shown).append(line)
-    return shown, hidden
-
-
-def hidden_part(source: str) -> str:
-    """The lines of a test cell between the hidden-test markers."""
-    return "\n".join(_parts(source)[1])
-
-
-def hidden_lines(solution: nbformat.NotebookNode) -> set[str]:
-    """The lines of hidden test source (long enough to be recognisable) that the release
-    does not show elsewhere, not even as part of a longer line."""
-    hidden, shown = set(), set()
-    for cell in solution.cells:
-        visible, secret = _parts(cell.source)
-        hidden.update(line.strip() for line in secret if len(line.strip()) >= 12)
-        shown.update(line.strip() for line in visible)
-    return {line for line in hidden if not any(line in other for other in shown)}
 
 
 @dataclass
@@ -87,64 +50,54 @@ class Question:
 
 @dataclass
 class Course:
-    """What the grader knows of one notebook: its questions and its protected cells."""
+    """One notebook's answer key: its release, its graded questions (hidden tests included)
+    and its hand-graded answers."""
 
     name: str  # file stem
+    release: nbformat.NotebookNode
     questions: dict[str, Question]  # in release order
-    locked: dict[str, str]  # grade_id -> source of read-only cells
-    order: list[str]  # grade_ids of protected cells (locked and tests) in release order
     written: dict[str, tuple[float, str]]  # hand-graded answers: grade_id -> (points, stub)
-    secret_lines: set[str]
 
     @classmethod
     def from_notebooks(cls, name: str, release, solution) -> Course:
-        tests = {grade_id(c): c for c in solution.cells if is_test(c)}
         questions = {
-            gid: Question(gid, float(_nbgrader(c)["points"]), strip_hidden_markers(c.source))
-            for gid, c in tests.items()
+            grade_id(c): Question(
+                grade_id(c),
+                float(nbgrader_meta(c)["points"]),
+                strip_markers(c.source, HIDDEN_MARKERS),
+            )
+            for c in solution.cells
+            if is_test(c)
         }
-        locked = {grade_id(c): c.source for c in release.cells if is_locked(c)}
-        order = [grade_id(c) for c in release.cells if grade_id(c) in questions or is_locked(c)]
         written = {
-            grade_id(c): (float(_nbgrader(c).get("points", 0)), c.source)
+            grade_id(c): (float(nbgrader_meta(c).get("points", 0)), c.source)
             for c in release.cells
-            if c.cell_type == "markdown" and _nbgrader(c).get("grade")
+            if is_written_answer(c)
         }
-        return cls(name, questions, locked, order, written, hidden_lines(solution))
+        return cls(name, release, questions, written)
 
 
 @dataclass
 class Item:
     kind: str  # "code" or "probe"
     source: str
-    label: str  # for reports: "cell 7" or a grade_id
+    label: str  # for reports: "cell 7" (counted from 1, as Jupyter does) or a grade_id
     question: str | None = None
 
 
 def plan(course: Course, notebook: nbformat.NotebookNode) -> list[Item]:
-    """The student's cells in their order, with the course's protected cells in charge."""
-    items, placed = [], set()
-    position = {gid: i for i, gid in enumerate(course.order)}
-
-    def place(gid: str) -> None:
-        """Put protected cell `gid`, and any missing one the release has before it."""
-        for earlier in course.order[: position[gid] + 1]:
-            if earlier in placed:
-                continue
-            placed.add(earlier)
-            if earlier in course.questions:
-                items.append(Item("probe", course.questions[earlier].test_source, earlier, earlier))
-            else:
-                items.append(Item("code", course.locked[earlier], earlier))
-
-    for index, cell in enumerate(notebook.cells):
+    """The student's cells in their order, with the course's protected cells in charge
+    (protected.restore_protected, the rule formgrader's notebooks are written by): read-only
+    cells from the release, and each graded test run once as a probe with its hidden tests,
+    even where the student edited, retyped or deleted it."""
+    restored, _ = restore_protected(course.release, notebook)
+    items = []
+    for number, cell in enumerate(restored.cells, start=1):
         gid = grade_id(cell)
-        if gid in position:
-            place(gid)
+        if gid in course.questions and is_protected(cell):
+            items.append(Item("probe", course.questions[gid].test_source, gid, gid))
         elif cell.cell_type == "code" and cell.source.strip():
-            items.append(Item("code", cell.source, f"cell {index + 1}"))  # as Jupyter counts
-    if course.order:
-        place(course.order[-1])
+            items.append(Item("code", cell.source, gid if is_protected(cell) else f"cell {number}"))
     return items
 
 

@@ -4,7 +4,7 @@
 
 SUBMISSIONS holds one folder per student (the folder name is the student id) with that
 student's notebooks, named as in the release. DIR becomes an nbgrader course folder: its
-gradebook.db, nbgrader_config.py and autograded/ folders work with `nbgrader formgrader`
+gradebook.db, nbgrader_config.json and autograded/ folders work with `nbgrader formgrader`
 and `nbgrader export` run inside it. DIR/scores.csv has one row per student and graded cell.
 """
 
