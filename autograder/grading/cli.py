@@ -30,6 +30,7 @@ from autograder.grading.jobs import ReferenceJob, Settings, StudentJob
 from autograder.grading.kernel import Limits, remove_stale_cgroups
 from autograder.grading.scheduler import LocalExecutor, run_all
 from autograder.grading.submissions import SubmissionsError, discover, extract_zip
+from autograder.nbgrader_course import folder as course_folder
 from autograder.nbgrader_course import gradebook
 from autograder.results import NotebookResult, read_json, write_scores
 from autograder.scores import Score, format_table, mismatches
