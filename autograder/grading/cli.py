@@ -25,9 +25,10 @@ from pathlib import Path
 from autograder.course import SOLUTIONS, notebook_names
 from autograder.grading import sandbox
 from autograder.grading.autograded import write_autograded
+from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.feedback import write_feedback
 from autograder.grading.jobs import ReferenceJob, Settings, StudentJob
-from autograder.grading.kernel import Limits, remove_stale_cgroups
+from autograder.grading.messages import Limits
 from autograder.grading.scheduler import LocalExecutor, run_all
 from autograder.grading.submissions import SubmissionsError, discover, extract_zip
 from autograder.nbgrader_course import folder as course_folder

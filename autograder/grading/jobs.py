@@ -18,7 +18,8 @@ from pathlib import Path
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
 from autograder.grading import judge as judging
 from autograder.grading.failures import student_failure, where
-from autograder.grading.kernel import Limits, SandboxedKernel
+from autograder.grading.kernel import SandboxedKernel
+from autograder.grading.messages import Limits
 from autograder.grading.names import file_stem
 from autograder.grading.runner import Course, Execution, GraderError, execute, plan
 from autograder.notebooks import grade_id, read

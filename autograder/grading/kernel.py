@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
@@ -35,89 +33,20 @@ import zmq
 from jupyter_client import KernelManager
 
 from autograder.course import REPO_ROOT
+from autograder.grading.cgroups import Cgroup
+from autograder.grading.messages import (
+    MALFORMED,
+    TOO_LARGE,
+    CellOutcome,
+    Limits,
+    absorb,
+    bounded_context,
+    fail,
+)
 from autograder.grading.names import file_stem
-from autograder.grading.sandbox import CGROUP_V1, FIRST_SANDBOX_UID, bwrap_command
+from autograder.grading.sandbox import FIRST_SANDBOX_UID, bwrap_command
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
-MAX_MESSAGE_BYTES = 64 * 2**20  # per message frame; above Limits.result_bytes and its escaping
-RECEIVE_QUEUE = 8  # messages queued per socket: the grader's memory is bounded by their product
-MALFORMED = "the kernel sent a message the grader cannot read"
-TOO_LARGE = f"an output was larger than the grader accepts ({MAX_MESSAGE_BYTES >> 20} MiB)"
-GRADER_REASONS = (MALFORMED, TOO_LARGE)  # a cell failed by the grader stays failed
-
-
-def bounded_context() -> zmq.Context:
-    """A ZeroMQ context whose sockets refuse messages over MAX_MESSAGE_BYTES and queue at most
-    RECEIVE_QUEUE of them; set on the context, the options apply before any socket connects."""
-    context = zmq.Context()
-    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-    context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
-    return context
-
-
-@dataclass
-class Limits:
-    memory_bytes: int = 4 * 2**30
-    processes: int = 256
-    cell_timeout_s: float = 120.0
-    tmp_bytes: int = 512 * 2**20  # the kernel's private, writable /tmp
-    output_bytes: int = 64 * 2**10  # stdout (and stderr) kept per cell; the rest is dropped
-    result_bytes: int = 32 * 2**20  # data kept on the MIME type a caller asked for
-
-
-@dataclass
-class CellOutcome:
-    status: str  # "ok", "error", "timeout", "died" or "memory"
-    stdout: str = ""
-    stderr: str = ""
-    error: str | None = None  # "Name: message" of an exception the cell raised
-    outputs: list = field(default_factory=list)
-    result: str | None = None  # the last output on the MIME type run() was asked to keep
-
-
-class _Cgroup:
-    """One cgroup v1 group per controller, for one kernel."""
-
-    def __init__(self, name: str, limits: Limits):
-        self.dirs = {c: CGROUP_V1 / c / "cs231n" / name for c in ("memory", "pids")}
-        for path in self.dirs.values():
-            path.mkdir(parents=True, exist_ok=True)
-        (self.dirs["memory"] / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
-        (self.dirs["pids"] / "pids.max").write_text(str(limits.processes))
-
-    def procs_files(self) -> list[Path]:
-        return [path / "cgroup.procs" for path in self.dirs.values()]
-
-    def oom_kills(self) -> int:
-        for line in (self.dirs["memory"] / "memory.oom_control").read_text().splitlines():
-            if line.startswith("oom_kill "):
-                return int(line.split()[1])
-        return int((self.dirs["memory"] / "memory.failcnt").read_text())
-
-    def pids(self) -> list[int]:
-        return [int(p) for p in (self.dirs["pids"] / "cgroup.procs").read_text().split()]
-
-    def kill_all(self, timeout: float = 10.0) -> None:
-        """SIGKILL every process in the group until none is left (a fork racing the kill is
-        caught on the next pass)."""
-        deadline = time.monotonic() + timeout
-        while (pids := self.pids()) and time.monotonic() < deadline:
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
-
-    def remove(self) -> None:
-        self.kill_all()
-        for path in self.dirs.values():
-            for _ in range(50):
-                try:
-                    path.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.05)
 
 
 class SandboxedKernel:
@@ -141,7 +70,11 @@ class SandboxedKernel:
         stem = file_stem(name)  # a student id may be long or odd: file names are bounded
         self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
         group = f"{stem}-w{worker}-{os.getpid()}"  # unique among this grader's kernels
-        self.cgroup = _Cgroup(group, self.limits) if isolated else None
+        self.cgroup = (
+            Cgroup.create(group, self.limits.memory_bytes, self.limits.processes)
+            if isolated
+            else None
+        )
         self.km: KernelManager | None = None
         self.kc = None
         self._context: zmq.Context | None = None
@@ -359,64 +292,3 @@ class SandboxedKernel:
         outcome.status = "memory" if self._oom_kills() > ooms else status
         self.restart()
         return outcome
-
-
-def fail(outcome: CellOutcome, why: str) -> None:
-    """Mark a cell failed for a reason of the grader's own; nothing it returned is used."""
-    outcome.status = "error"
-    outcome.error = why
-    outcome.result = None
-
-
-def absorb(outcome: CellOutcome, msg: dict, msg_id: str, keep: str | None, limits: Limits) -> bool:
-    """Add one iopub message to the outcome of cell msg_id; True when the cell has finished.
-    Raises KeyError, TypeError, AttributeError or ValueError for a malformed message."""
-    parent = msg["parent_header"]
-    if not isinstance(parent, dict):
-        raise TypeError("parent_header is not a mapping")
-    if parent.get("msg_id") != msg_id:
-        return False
-    kind, content = msg["msg_type"], msg["content"]
-    if not isinstance(content, dict):
-        raise TypeError("content is not a mapping")
-    kept = limits.output_bytes
-    if kind == "stream":  # a flood is drained but not kept
-        stream = "stdout" if content["name"] == "stdout" else "stderr"
-        text, more = getattr(outcome, stream), content["text"]
-        if not isinstance(more, str):
-            raise TypeError("stream text is not text")
-        if len(text) < kept:
-            setattr(outcome, stream, text + more[: kept - len(text)])
-    elif kind == "error":
-        if outcome.error not in GRADER_REASONS:
-            outcome.status = "error"
-            outcome.error = f"{content['ename']}: {content['evalue']}"[:kept]
-    elif kind in ("execute_result", "display_data"):
-        data = content.get("data", {})
-        if not isinstance(data, dict):
-            raise TypeError("data is not a mapping")
-        value = data.get(keep) if keep is not None else None
-        if isinstance(value, str) and len(value) <= limits.result_bytes:
-            if outcome.error not in GRADER_REASONS:
-                outcome.result = value  # one document per cell: the last replaces the others
-        elif len(outcome.outputs) < 20:
-            plain = data.get("text/plain", "")
-            outcome.outputs.append({"text/plain": plain[:kept] if isinstance(plain, str) else ""})
-    elif kind == "status" and content["execution_state"] == "idle":
-        return True
-    return False
-
-
-def remove_stale_cgroups() -> None:
-    """Remove the cgroups of graders that died (kill -9) before cleaning up after themselves,
-    killing anything still in them."""
-    for controller in ("memory", "pids"):
-        parent = CGROUP_V1 / controller / "cs231n"
-        if not parent.is_dir():
-            continue
-        for group in parent.iterdir():
-            owner = group.name.rsplit("-", 1)[-1]
-            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
-                stale = _Cgroup.__new__(_Cgroup)
-                stale.dirs = {controller: group, "pids": group}
-                stale.remove()
