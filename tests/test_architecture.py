@@ -1,0 +1,105 @@
+"""Does the tree keep the rules its layout promises (README, Architecture)? Read from the
+sources, so that a new import that breaks a rule fails here, not in production."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from autograder.course import REPO_ROOT
+from autograder.grading import rules
+from cs231n_utils import graded
+
+PACKAGES = ("autograder", "cs231n_utils")
+LONG_MODULES = {
+    # cs231n-submit: one command's checks (saved, in order, re-run, protected cells, size),
+    # each short and documented where a student reads its message; split it when it grows.
+    "cs231n_utils.submit",
+}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+MODULES = modules()
+
+
+def imports(name: str) -> set[str]:
+    """Every module `name` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def reachable(name: str) -> set[str]:
+    """The modules of this repository `name` imports, directly or through others."""
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        for other in imports(current):
+            if other in MODULES and other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def in_package(names, package: str) -> set[str]:
+    return {n for n in names if n == package or n.startswith(package + ".")}
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [("autograder.authoring", "autograder.grading"), ("autograder.grading", "autograder.authoring"),
+     ("autograder.nbgrader_course", "autograder.grading"),
+     ("autograder.nbgrader_course", "autograder.authoring"), ("cs231n_utils", "autograder")],
+)  # fmt: skip
+def test_packages_do_not_import_across_their_boundary(package, forbidden):
+    """Do release building and grading stay apart, nbgrader's glue import neither, and the
+    students' helpers nothing of the instructors' code?"""
+    for name in in_package(MODULES, package):
+        assert not in_package(imports(name), forbidden), f"{name} imports {forbidden}"
+
+
+def test_the_trusted_side_imports_nothing_that_runs_in_the_kernel():
+    """Is the in-kernel module (cs231n_utils.graded) free of autograder imports, and does no
+    autograder module import it?"""
+    assert not in_package(imports("cs231n_utils.graded"), "autograder")
+    for name in in_package(MODULES, "autograder"):
+        assert "cs231n_utils.graded" not in reachable(name), name
+
+
+@pytest.mark.parametrize(
+    "exporter",
+    ["autograder.results", "autograder.scores", "autograder.nbgrader_course.gradebook",
+     "autograder.grading.feedback", "autograder.grading.autograded"],
+)  # fmt: skip
+def test_exporters_do_not_import_the_kernel(exporter):
+    """Does writing a CSV, a feedback page or formgrader's notebooks start no Jupyter client?"""
+    closure = reachable(exporter) | {exporter}
+    assert "autograder.grading.kernel" not in closure
+    assert not [n for n in closure for i in imports(n) if i.split(".")[0] == "jupyter_client"]
+
+
+def test_the_rules_are_one_table():
+    """Do the kernel side (graded.RULES) and the judge (rules.RULES) name the same rules?"""
+    assert set(graded.RULES) == set(rules.RULES)
+
+
+def test_no_module_is_too_long():
+    """Is every module at most 350 lines, but those named here with the reason?"""
+    long = {n for n, p in MODULES.items() if len(p.read_text().splitlines()) > 350}
+    assert long <= LONG_MODULES, sorted(long - LONG_MODULES)

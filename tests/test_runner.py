@@ -1,0 +1,125 @@
+"""The grading engine's pure parts, without a sandbox or privileges: planning a notebook's run,
+running it against a scripted kernel (restart and replay after a failure), and the status a
+question gets from what happened."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from autograder.course import RELEASE, SAMPLES, SOLUTIONS
+from autograder.grading.jobs import question_status
+from autograder.grading.messages import CellOutcome, Limits
+from autograder.grading.runner import Course, Execution, Item, execute, plan
+from autograder.notebooks import grade_id, read
+from autograder.results import Status
+
+NOTEBOOK = "01_numpy_gradients"
+COURSE = Course.from_notebooks(
+    NOTEBOOK, read(RELEASE / f"{NOTEBOOK}.ipynb"), read(SOLUTIONS / f"{NOTEBOOK}.ipynb")
+)
+ANSWERS = json.dumps({"answers": [], "end": "ok"})
+
+
+class ScriptedKernel:
+    """Stands in for SandboxedKernel: a cell whose code holds HANG times out once, CRASH kills
+    the kernel, FLAKY kills it when run again (either way the kernel restarts, as the real one
+    does), anything else runs; a probe
+    returns an answers document. Every code it was given is in `ran`, in order."""
+
+    def __init__(self):
+        self.limits = Limits(cell_timeout_s=5)
+        self.ran: list[str] = []
+        self.hang_once = True
+
+    def run(self, code, timeout=None, keep=None) -> CellOutcome:
+        self.ran.append(code)
+        if "HANG" in code and self.hang_once:
+            self.hang_once = False
+            return CellOutcome("timeout")
+        if "CRASH" in code or ("FLAKY" in code and self.ran.count(code) > 1):
+            return CellOutcome("died")
+        if "run_probe" in code:
+            return CellOutcome("ok", result=ANSWERS)
+        return CellOutcome("ok")
+
+
+def student(edit) -> object:
+    nb = copy.deepcopy(read(SAMPLES / "complete" / f"{NOTEBOOK}.ipynb"))
+    edit(nb)
+    return nb
+
+
+def probes(items: list[Item]) -> list[str]:
+    return [item.question for item in items if item.kind == "probe"]
+
+
+def test_plan_runs_every_graded_test_once_with_its_hidden_part():
+    """Are deleted, duplicated, edited and retyped tests each run once, in the release's
+    order, with the course's source and hidden tests (not the student's copy)?"""
+
+    def tamper(nb):
+        tests = [c for c in nb.cells if grade_id(c) in COURSE.questions]
+        tests[0].source = "pass  # edited"
+        tests[1].cell_type = "markdown"
+        nb.cells.remove(tests[2])
+        nb.cells.insert(0, copy.deepcopy(tests[3]))
+
+    items = plan(COURSE, student(tamper))
+    assert probes(items) == list(COURSE.questions)
+    for item in items:
+        if item.kind == "probe":
+            assert item.source == COURSE.questions[item.question].test_source
+            assert "graded.answer(" in item.source and "### BEGIN HIDDEN" not in item.source
+    assert not [item for item in items if "pass  # edited" in item.source]
+
+
+def test_plan_labels_student_cells_from_one():
+    """Are the student's cells labelled as Jupyter numbers them (from 1)?"""
+    nb = student(lambda nb: None)
+    items = plan(COURSE, nb)
+    first_code = next(i for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code")
+    labels = [item.label for item in items]
+    assert "cell 0" not in labels
+    assert labels[0] in (f"cell {first_code}", grade_id(nb.cells[first_code - 1]))
+
+
+def test_a_failing_cell_restarts_replays_and_costs_only_the_next_question():
+    """After a cell times out, is everything that had run before replayed in a fresh kernel,
+    does grading go on, and does only the question after it carry the failure?"""
+    items = [
+        Item("code", "setup()", "setup"),
+        Item("probe", "a", "q1", "q1"),
+        Item("code", "HANG", "cell 5"),
+        Item("probe", "b", "q2", "q2"),
+        Item("probe", "c", "q3", "q3"),
+    ]
+    kernel = ScriptedKernel()
+    run = execute(items, kernel, notebook_timeout_s=60, max_bytes=2**20)
+    assert run.restarts == 1
+    assert kernel.ran.count("setup()") == 2  # replayed after the restart
+    assert run.section_failures == {"q2": "timeout"}
+    assert set(run.documents) == {"q1", "q2", "q3"} and all(run.documents.values())
+    assert question_status(run, "q2") == Status.TIMEOUT
+    assert question_status(run, "q3") == Status.OK
+
+
+def test_a_kernel_that_keeps_crashing_gives_up_on_the_rest():
+    """When the replay itself kills the kernel, do the remaining questions get the failure,
+    without another attempt?"""
+    items = [
+        Item("code", "FLAKY", "cell 1"),
+        Item("code", "CRASH", "cell 2"),
+        Item("probe", "a", "q1", "q1"),
+    ]
+    run = execute(items, ScriptedKernel(), notebook_timeout_s=60, max_bytes=2**20)
+    assert run.probe_status == {"q1": "died"} and run.documents == {"q1": None}
+    assert question_status(run, "q1") == Status.CRASHED
+
+
+def test_statuses_come_from_the_cells_own_failure_first():
+    run = Execution(probe_status={"q": "memory"}, section_failures={"q": "timeout"})
+    assert question_status(run, "q") == Status.MEMORY
+    run = Execution(probe_status={"q": "error"}, section_failures={"q": "died"})
+    assert question_status(run, "q") == Status.CRASHED
+    assert question_status(Execution(probe_status={"q": "ok"}), "q") == Status.OK
