@@ -92,3 +92,12 @@ def mismatches(rows: list[Score], expected_csv: Path) -> list[str]:
         if expected.get(key) != got.get(key):
             found.append(f"{'/'.join(key)}: expected {expected.get(key)}, got {got.get(key)}")
     return found
+
+
+def report_mismatches(rows: list[Score], expected_csv: Path) -> bool:
+    """Print each difference from the expected scores and a verdict; True when they match."""
+    found = mismatches(rows, expected_csv)
+    for line in found:
+        print(f"MISMATCH {line}")
+    print(f"{'differs from' if found else 'matches'} {expected_csv}")
+    return not found

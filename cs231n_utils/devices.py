@@ -185,18 +185,19 @@ def cpu_model() -> str:
             if line.startswith(("model name", "Model", "Hardware")):
                 return line.split(":", 1)[1].strip()
     if sys.platform == "darwin":
-        try:
-            out = subprocess.run(
-                ["sysctl", "-n", "machdep.cpu.brand_string"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-            )
-            if out.returncode == 0 and out.stdout.strip():
-                return out.stdout.strip()
-        except OSError:
-            pass
+        name = _output(["sysctl", "-n", "machdep.cpu.brand_string"], timeout=5)
+        if name and name.strip():
+            return name.strip()
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _output(command: list[str], timeout: float) -> str | None:
+    """What a command printed, or None when it could not run, failed or took too long."""
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None
 
 
 def cpu_counts() -> dict[str, int | None]:
@@ -240,21 +241,13 @@ def gpu_names() -> list[str]:
         if mps is not None and mps.is_available():
             return ["Apple GPU (Metal), memory shared with the CPU"]
     if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return []
-        if out.returncode == 0:
-            return [
-                f"{name.strip()} ({memory.strip()})"
-                for name, _, memory in (row.partition(",") for row in out.stdout.splitlines())
-                if name.strip()
-            ]
+        query = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"]
+        rows = (_output(query, timeout=10) or "").splitlines()
+        return [
+            f"{name.strip()} ({memory.strip()})"
+            for name, _, memory in (row.partition(",") for row in rows)
+            if name.strip()
+        ]
     return []
 
 

@@ -23,12 +23,18 @@ def rel_error(a, b, floor: float = REL_ERROR_FLOOR) -> float:
     scalars work too. Returns 0.0 for two empty arrays.
     """
     a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"rel_error: shapes differ, {a.shape} vs {b.shape}")
+    b = _shaped_like(a, b, "rel_error: shapes differ, the second")
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)))
+
+
+def _shaped_like(reference: np.ndarray, other, what: str) -> np.ndarray:
+    """`other` as float64, which must have the reference's shape (ValueError naming `what`)."""
+    other = np.asarray(other, dtype=np.float64)
+    if other.shape != reference.shape:
+        raise ValueError(f"{what} has shape {other.shape}, expected {reference.shape}")
+    return other
 
 
 def _perturbed_values(f: Callable, x: np.ndarray, index, h: float):
@@ -50,17 +56,16 @@ def numerical_gradient(f: Callable, x, h: float = H) -> np.ndarray:
     Returns an array of x's shape with df/dx[i] = (f(x + h e_i) - f(x - h e_i)) / 2h.
     Costs 2 * x.size calls of f.
     """
-    x = np.array(x, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        plus, minus = _perturbed_values(f, x, index, h)
+
+    def difference(plus: np.ndarray, minus: np.ndarray) -> float:
         if plus.size != 1:
             raise ValueError(
                 f"numerical_gradient needs f to return a scalar, got shape {plus.shape}; "
                 "for an array-valued f use numerical_gradient_array with an upstream gradient"
             )
-        grad[index] = (plus.item() - minus.item()) / (2 * h)
-    return grad
+        return plus.item() - minus.item()
+
+    return _central_differences(f, x, h, difference)
 
 
 def numerical_gradient_array(f: Callable, x, upstream, h: float = H) -> np.ndarray:
@@ -70,14 +75,23 @@ def numerical_gradient_array(f: Callable, x, upstream, h: float = H) -> np.ndarr
     f: called with a float64 array of x's shape, returns an array of upstream's shape.
     Returns an array of x's shape.
     """
-    x = np.array(x, dtype=np.float64)
     upstream = np.asarray(upstream, dtype=np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        plus, minus = _perturbed_values(f, x, index, h)
+
+    def difference(plus: np.ndarray, minus: np.ndarray) -> float:
         if plus.shape != upstream.shape:
             raise ValueError(f"f returned shape {plus.shape} but upstream has {upstream.shape}")
-        grad[index] = np.sum((plus - minus) * upstream) / (2 * h)
+        return float(np.sum((plus - minus) * upstream))
+
+    return _central_differences(f, x, h, difference)
+
+
+def _central_differences(f: Callable, x, h: float, difference: Callable) -> np.ndarray:
+    """For each coordinate i of x (copied to float64): difference(f(x + h e_i), f(x - h e_i))
+    divided by 2h."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        grad[index] = difference(*_perturbed_values(f, x, index, h)) / (2 * h)
     return grad
 
 
@@ -91,9 +105,7 @@ def sparse_gradient_check(
     coordinates (with the same floor as rel_error).
     """
     x = np.array(x, dtype=np.float64)
-    analytic = np.asarray(analytic, dtype=np.float64)
-    if analytic.shape != x.shape:
-        raise ValueError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}")
+    analytic = _shaped_like(x, analytic, "the analytic gradient")
     rng = np.random.default_rng(seed)
     worst = 0.0
     for _ in range(num_checks):

@@ -11,6 +11,7 @@ import pytest
 
 from autograder.course import SAMPLES, notebook_names
 from autograder.nbgrader_course import baseline as grade
+from autograder.scores import mismatches
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
@@ -46,7 +47,7 @@ def test_untouched_release_scores_zero(graded):
 def test_scores_match_the_written_down_table(graded):
     """Do all three samples score exactly as data/sample_submissions/expected_scores.csv says?"""
     _, rows = graded
-    assert grade.mismatches(rows, SAMPLES / "expected_scores.csv") == []
+    assert mismatches(rows, SAMPLES / "expected_scores.csv") == []
 
 
 def test_written_answers_await_hand_grading(graded):

@@ -42,19 +42,21 @@ def decode(slot) -> np.ndarray | list | None:
     if kind == "none":
         return None
     if kind == "values":
-        values = slot.get("v")
-        if not isinstance(values, list) or len(values) > MAX_ELEMENTS:
-            raise Malformed("bad values")
-        for v in values:
-            if not (v is None or isinstance(v, int | float | bool) or _short_text(v)):
-                raise Malformed("bad value")
+        values = _bounded_list(slot.get("v"), MAX_ELEMENTS)
+        if not all(
+            v is None or isinstance(v, int | float | bool) or _short_text(v) for v in values
+        ):
+            raise Malformed("bad value")
         return values
     if kind == "list":
-        items = slot.get("items")
-        if not isinstance(items, list) or len(items) > MAX_ITEMS:
-            raise Malformed("bad list")
-        return [_decode_array(item) for item in items]
+        return [_decode_array(item) for item in _bounded_list(slot.get("items"), MAX_ITEMS)]
     return _decode_array(slot)
+
+
+def _bounded_list(value, cap: int) -> list:
+    if not isinstance(value, list) or len(value) > cap:
+        raise Malformed("not a list, or too long")
+    return value
 
 
 def _short_text(value) -> bool:

@@ -34,7 +34,7 @@ from autograder.grading.submissions import SubmissionsError, discover, extract_z
 from autograder.nbgrader_course import folder as course_folder
 from autograder.nbgrader_course import gradebook
 from autograder.results import NotebookResult, read_json, write_scores
-from autograder.scores import Score, format_table, mismatches
+from autograder.scores import Score, format_table, report_mismatches
 
 UNSAFE_FLAG = "--unsafe-run-student-code-without-sandbox"
 
@@ -267,12 +267,8 @@ def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], ha
         for r in errors:
             print(f"  {r.student_id} {r.notebook}: {r.message}")
         code = 1
-    if args.expect:
-        found = mismatches(rows, args.expect)
-        for line in found:
-            print(f"MISMATCH {line}")
-        print(f"{'differs from' if found else 'matches'} {args.expect}")
-        code = code or (1 if found else 0)
+    if args.expect and not report_mismatches(rows, args.expect):
+        code = 1
     handle.close()
     return code
 

@@ -15,17 +15,11 @@ from collections.abc import Callable
 import numpy as np
 
 from autograder.grading.answers import decode
+from cs231n_utils.gradcheck import rel_error
 
 
 def on_case(ref: dict) -> str:
     return f" on a hidden case ({ref['case']})" if ref.get("case") else " on a hidden case"
-
-
-def _relative_error(x: np.ndarray, y: np.ndarray) -> float:
-    """max |x - y| / max(|x| + |y|, 1e-8), elementwise: gradcheck.rel_error's definition."""
-    if x.size == 0:
-        return 0.0
-    return float(np.max(np.abs(x - y) / np.maximum(np.abs(x) + np.abs(y), 1e-8)))
 
 
 def compare(name: str, mine, theirs, tol: float, where: str) -> str | None:
@@ -54,7 +48,7 @@ def compare(name: str, mine, theirs, tol: float, where: str) -> str | None:
         return f"{name} has shape {mine.shape}{where}, not the shape the solution returns"
     if not np.all(np.isfinite(mine)):
         return f"{name} contains NaN or inf{where}"
-    error = _relative_error(mine, theirs)
+    error = rel_error(mine, theirs)
     if error > tol:
         return f"{name} is off by a relative error of {error:.1e}{where} (allowed {tol:.0e})"
     return None
@@ -117,7 +111,7 @@ def _agree(mine: list, earlier: list, tol: float) -> bool:
     if [a.shape for a in mine] != [b.shape for b in earlier]:
         return False
     return all(
-        np.all(np.isfinite(a)) and _relative_error(a, b) <= tol
+        np.all(np.isfinite(a)) and rel_error(a, b) <= tol
         for a, b in zip(mine, earlier, strict=True)
     )
 

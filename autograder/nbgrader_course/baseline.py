@@ -22,7 +22,7 @@ from pathlib import Path
 from autograder.course import ASSIGNMENT, notebook_names
 from autograder.nbgrader_course import folder as course_folder
 from autograder.nbgrader_course.apps import run_nbgrader
-from autograder.scores import Score, cell_position, format_table, mismatches
+from autograder.scores import Score, cell_position, format_table, report_mismatches
 
 SCORE_COLUMNS = ("student_id", "notebook", "question", "points", "max_points", "graded_by")
 
@@ -113,13 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = grade(args.submissions.resolve(), args.out.resolve(), args.workers)
     print(format_table(rows))
     print(f"\nscores: {args.out / 'scores.csv'}; gradebook: {args.out / 'gradebook.db'}")
-    if args.expect:
-        found = mismatches(rows, args.expect)
-        for line in found:
-            print(f"MISMATCH {line}")
-        print(f"{'differs from' if found else 'matches'} {args.expect}")
-        return 1 if found else 0
-    return 0
+    return 0 if not args.expect or report_mismatches(rows, args.expect) else 1
 
 
 if __name__ == "__main__":
