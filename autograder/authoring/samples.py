@@ -29,6 +29,7 @@ PARTLY_WRONG = {
     "05_pytorch_nn_optim.ipynb": ["branches added instead of multiplied"],
     "06_data_loading.ipynb": ["generator re-seeded every epoch (same order each epoch)"],
     "07_static_vs_dynamic.ipynb": ["RNN state not reset between sequences"],
+    "08_convnets.ipynb": ["backbone not frozen"],
 }
 STUDENTS = ("complete", "partly_wrong", "untouched")
 
