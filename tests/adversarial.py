@@ -369,7 +369,7 @@ def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
     deep = folder / "bad_deep_json"
     deep.mkdir()
     (deep / FILE).write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    meta = json.loads(nbformat.writes(complete))
+    meta = json.loads(nbformat.writes(_base("complete")))  # convert() above changed `complete`
     meta["cells"][0]["metadata"]["nbgrader"] = 1  # valid nbformat, not nbgrader's mapping
     (folder / "bad_nbgrader_metadata").mkdir()
     (folder / "bad_nbgrader_metadata" / FILE).write_text(json.dumps(meta))
