@@ -266,7 +266,7 @@ def _warn(message: str) -> None:
 
 
 def discover(
-    folder: Path, expected: list[str], warn: Callable[[str], None] = _warn
+    folder: Path, expected: list[str], warn: Callable[[str], None] = _warn, find: bool = True
 ) -> list[Student]:
     """Every student under `folder` (already extracted), with a status per expected notebook.
 
@@ -274,8 +274,9 @@ def discover(
     student whose notebooks are all `missing`. Two folders whose names map to one id (`a b`
     and `a_b` after cleaning, `Ada` and `ada` where case does not count) are both graded: the
     second gets an id with a hash of its name, and `warn` is called once for each such pair.
+    With find=False, `folder` holds the student folders (no wrapping folders are looked for).
     """
-    root = find_root(folder, set(expected))
+    root = find_root(folder, set(expected)) if find else folder
     students: list[Student] = []
     taken: dict[str, str] = {}  # every casefolded id and file stem in use -> original name
     for entry in _entries(root):
