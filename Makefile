@@ -61,7 +61,7 @@ check-release: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/dl_software
 
-## grade: grade SUBMISSIONS (a folder of student folders, or a .zip) into OUT with cs231n-grade
+## grade: grade SUBMISSIONS (student folders, a class zip, cs231n-submit zips or a Canvas download) into OUT
 grade: $(STAMP) system-deps
 	$(BIN)/cs231n-grade $(SUBMISSIONS) --out $(OUT) $(GRADE_FLAGS)
 
