@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 
 import pytest
 
+from autograder import exports
 from autograder.course import ASSIGNMENT, SOLUTIONS
 from autograder.grading import jobs, outputs
 from autograder.grading.names import file_stem
@@ -141,3 +142,33 @@ def test_exports_and_statistics(out):
     assert (row["graded"], row["fraction_full"], row["fraction_zero"]) == ("2", "0.5", "0.5")
     assert row["most_common_failure"] == "dc/dx: expected 3, got 0"
     assert stats[WRITTEN]["awaiting_hand"] == "2"
+
+
+def test_a_roster_names_the_students_and_students_csv_keeps_everyone(out, tmp_path):
+    """A roster in nbgrader's `db student import` format: are the names and emails in the
+    gradebook (formgrader's lists) and students.csv, and does a later run's mapping keep the
+    earlier students' rows?"""
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_text("id,first_name,last_name,email\nada,Ada,Lovelace,ada@example.org\n")
+    roster = exports.read_roster(roster_file)
+    exports.write_students(out, [{"student_id": "ada", "source": "ada_dl_software.zip"}])
+    exports.write_students(
+        out, [{"student_id": "ben", "source": "ben"}, *exports.roster_students(roster)]
+    )
+    rows = {r["student_id"]: r for r in csv_rows(out / "students.csv")}
+    assert rows["ada"]["name"] == "Ada Lovelace" and rows["ada"]["source"] == "ada_dl_software.zip"
+    assert rows["ben"]["source"] == "ben"
+    put(out, result("ada"))
+    outputs.finish(Namespace(expect=None, roster_rows=roster), out,
+                   course_folder.default_db_url(out), [], [])  # fmt: skip
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course_folder.default_db_url(out)) as gb:
+        student = gb.find_student("ada")
+        assert (student.first_name, student.last_name, student.email) == (
+            "Ada",
+            "Lovelace",
+            "ada@example.org",
+        )
+    canvas = list(csv.reader(open(out / "canvas_grades.csv")))
+    assert canvas[2][0] == "Ada Lovelace" and canvas[2][2] == "ada"
