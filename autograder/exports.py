@@ -58,13 +58,15 @@ def max_points(results: list[NotebookResult]) -> dict[str, float]:
 
 
 def grades_by_notebook(results: list[NotebookResult]) -> str:
-    notebooks = [Path(n).stem for n in notebook_names()]
+    """A column per notebook graded so far (course order); empty where a student's notebook
+    was not graded (it was left out with --notebooks), 0 where it was missing."""
     maxima = max_points(results)
+    notebooks = [Path(n).stem for n in notebook_names() if Path(n).stem in maxima]
     rows = [["student_id", *notebooks, "total", "max_total"]]
     for student, graded in sorted(by_student(results).items()):
-        points = [notebook_points(graded.get(n)) for n in notebooks]
-        rows.append([student, *map(_number, points), _number(sum(points)),
-                     _number(sum(maxima.get(n, 0.0) for n in notebooks))])  # fmt: skip
+        points = [_number(notebook_points(graded[n])) if n in graded else "" for n in notebooks]
+        total = sum(notebook_points(r) for r in graded.values())
+        rows.append([student, *points, _number(total), _number(sum(maxima.values()))])
     return _csv(rows)
 
 
@@ -130,7 +132,7 @@ def failure_reason(question: QuestionResult) -> str:
     if question.status not in (Status.OK, Status.HAND):
         return STATUS_TEXT.get(question.status, question.status)
     first = next((m for m in question.messages if m), "wrong answer")
-    return first.splitlines()[0][:120]
+    return first.splitlines()[0][:200]
 
 
 def question_stats(results: list[NotebookResult]) -> str:
