@@ -134,6 +134,9 @@ def test_exports_and_statistics(out):
     run(out)
     by_notebook = {r["student_id"]: r for r in csv_rows(out / "grades_by_notebook.csv")}
     assert float(by_notebook["ada"][NOTEBOOK]) > 0 and by_notebook["ben"][NOTEBOOK] == "0"
+    grades = {r["student_id"]: r for r in csv_rows(out / "grades.csv")}  # nbgrader's, + notebooks
+    assert float(grades["ada"][NOTEBOOK]) == float(by_notebook["ada"][NOTEBOOK])
+    assert grades["ada"]["score"] == grades["ada"][NOTEBOOK] and grades["ben"][NOTEBOOK] == "0.0"
     canvas = list(csv.reader(open(out / "canvas_grades.csv")))
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
     assert canvas[1][0].strip() == "Points Possible"

@@ -64,15 +64,17 @@ def register(db_url: str, roster: list[dict[str, str]]) -> None:
 
 
 def export_grades(out: Path, db_url: str) -> Path:
-    """grades.csv written by nbgrader's own CSV export plugin (what `nbgrader export` runs), so
-    its columns are nbgrader's; called in-process, which saves a start of nbgrader."""
+    """grades.csv: nbgrader's CSV export columns and one per notebook (export.py, the plugin
+    `nbgrader export` runs in the folder too); called in-process, which saves a start of
+    nbgrader."""
     from nbgrader.api import Gradebook
-    from nbgrader.plugins import CsvExportPlugin
+
+    from autograder.nbgrader_course.export import NotebookCsvExportPlugin
 
     with atomic_path(out / "grades.csv") as tmp, Gradebook(db_url) as gb:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            CsvExportPlugin(to=str(tmp), assignment=[ASSIGNMENT]).export(gb)
+            NotebookCsvExportPlugin(to=str(tmp), assignment=[ASSIGNMENT]).export(gb)
     return out / "grades.csv"
 
 

@@ -33,6 +33,8 @@ def settings(root: Path, db_url: str | None = None) -> dict:
             "course_id": COURSE_ID,
         },
         "Exchange": {"root": str(Path(root) / EXCHANGE)},
+        # `nbgrader export` writes grades.csv as cs231n-grade does: a column per notebook
+        "ExportApp": {"plugin_class": "autograder.nbgrader_course.export.NotebookCsvExportPlugin"},
         "ClearSolutions": {"code_stub": {"python": CODE_STUB}, "text_stub": TEXT_STUB},
         "Execute": {"timeout": CELL_TIMEOUT_S, "allow_errors": True},
     }
