@@ -69,6 +69,7 @@ class NotebookResult:
     seconds: float = 0.0
     restarts: int = 0
     submission: str = ""  # the submitted file's hash: a hand grade stands while it does
+    submitted_at: str = ""  # the file's modification time, UTC ISO 8601 ("" if unknown)
     comments: list[str] = field(default_factory=list)  # a hand grader's, on ungraded cells
 
     @property

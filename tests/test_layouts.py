@@ -3,6 +3,7 @@ submissions download), each read as one folder per student with the mapping repo
 
 from __future__ import annotations
 
+import datetime
 import zipfile
 
 import nbformat
@@ -122,3 +123,14 @@ def test_a_folder_of_student_folders_maps_each_to_itself(tmp_path):
     root, entries = unpack(tmp_path / "class", tmp_path / "work", set(EXPECTED))
     assert [(e.student_id, e.layout) for e in entries] == [("ada", "folders")]
     assert list(grade_view(root, entries)) == ["ada"]
+
+
+def test_extracted_files_keep_the_time_they_were_zipped(tmp_path):
+    """Does a file from a zip keep its entry's time (what formgrader shows as submitted)?"""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with zipfile.ZipFile(inbox / "ada_dl_software.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo("ada/01_a.ipynb", (2026, 3, 14, 15, 9, 26)), notebook())
+    root, _ = unpack(inbox, tmp_path / "work", set(EXPECTED))
+    stamp = (root / "ada" / "ada" / "01_a.ipynb").stat().st_mtime
+    assert datetime.datetime.fromtimestamp(stamp).timetuple()[:6] == (2026, 3, 14, 15, 9, 26)

@@ -68,7 +68,7 @@ def test_a_late_student_keeps_everyone_in_every_output(out):
         put(out, result(student))
     assert run(out) == 0
     assert all(found == {"ada", "ben"} for found in everyone(out).values()), everyone(out)
-    put(out, result("cy"))
+    put(out, replace(result("cy"), submitted_at="2026-03-14T15:09:26+00:00"))
     assert run(out) == 0
     assert all(found == {"ada", "ben", "cy"} for found in everyone(out).values()), everyone(out)
     from nbgrader.api import Gradebook
@@ -77,6 +77,8 @@ def test_a_late_student_keeps_everyone_in_every_output(out):
         assert {s.student.id for s in gb.assignment_submissions(ASSIGNMENT)} == {
             "ada", "ben", "cy"
         }  # fmt: skip
+        # the file's time is the submission's timestamp formgrader lists
+        assert str(gb.find_submission(ASSIGNMENT, "cy").timestamp) == "2026-03-14 15:09:26"
 
 
 def hand_grade(out, student: str, score: float, comment: str) -> None:

@@ -9,6 +9,7 @@ where it stopped and a finished one is not graded twice.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import sys
 from dataclasses import asdict, dataclass, field
@@ -266,8 +267,17 @@ class StudentJob:
         return NotebookResult(
             self.student_id, self.notebook, Status.OK, self.key(), questions,
             cells=cells, seconds=run.seconds, restarts=run.restarts,
-            submission=self.submission_key(),
+            submission=self.submission_key(), submitted_at=self.submitted_at(),
         )  # fmt: skip
+
+    def submitted_at(self) -> str:
+        """When the file was last changed (a zip entry's time once extracted), UTC ISO 8601;
+        what formgrader shows as the submission's timestamp."""
+        try:
+            stamp = Path(self.path).stat().st_mtime
+        except (OSError, TypeError):
+            return ""
+        return datetime.datetime.fromtimestamp(stamp, datetime.UTC).isoformat()
 
 
 def question_status(run: Execution, question: str) -> Status:

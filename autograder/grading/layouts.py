@@ -160,7 +160,7 @@ def _canvas(
             budget.extract(path, folder / "zip")
         else:
             folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, folder / original)
+            shutil.copy2(path, folder / original)  # with its time: when it was handed in
     entries = []
     for user in sorted(ids, key=ids.get):
         files = sorted(p.name for (u, _), (_, p) in chosen.items() if u == user)

@@ -19,6 +19,7 @@ parsed, and two folders whose names map to one id are both graded, under distinc
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -97,7 +98,18 @@ def extract_zip(archive: Path, dest: Path) -> Path:
                 raise SubmissionsError(f"{archive}: entry {entry.filename!r} is a link; rejected")
         dest.mkdir(parents=True, exist_ok=True)
         zf.extractall(dest)
+        for entry in entries:  # the time each file was zipped: when it was handed in
+            if not entry.is_dir():
+                _set_mtime(root / entry.filename, entry.date_time)
     return dest
+
+
+def _set_mtime(path: Path, date_time: tuple[int, ...]) -> None:
+    try:
+        stamp = datetime.datetime(*date_time).timestamp()
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+    except (OSError, ValueError, OverflowError):
+        pass  # a file without a usable time keeps the extraction's
 
 
 def _ignored_name(name: str) -> bool:

@@ -24,6 +24,7 @@ def sync(
     grader saves it again: a resubmission is looked at again, a rerun on the same file
     changes no flag of a hand-graded question (changed=None: every submission changed)."""
     from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.utils import parse_utc
 
     by_student: dict[str, list[NotebookResult]] = {}
     for result in results:
@@ -34,9 +35,12 @@ def sync(
         for student, notebooks in sorted(by_student.items()):
             gradebook.update_or_create_student(student)
             try:
-                gradebook.find_submission(ASSIGNMENT, student)
+                submission = gradebook.find_submission(ASSIGNMENT, student)
             except MissingEntry:
-                gradebook.add_submission(ASSIGNMENT, student)
+                submission = gradebook.add_submission(ASSIGNMENT, student)
+            times = [r.submitted_at for r in notebooks if r.submitted_at]
+            if times:  # the latest file's time, as formgrader lists submissions
+                submission.timestamp = parse_utc(max(times))
             for result in notebooks:
                 for question in result.questions:
                     grade = gradebook.find_grade(
