@@ -96,7 +96,8 @@ def write_students(out: Path, rows: list[dict[str, str]]) -> None:
 
 def read_roster(path: Path) -> list[dict[str, str]]:
     """The rows of a roster in nbgrader's `db student import` format (columns id, first_name,
-    last_name, email; only id is required). Raises ValueError for a file without ids."""
+    last_name, email, lms_user_id: the Canvas user id; only id is required). Raises
+    ValueError for a file without ids."""
     with open(path, newline="", encoding="utf-8-sig") as file:
         rows = list(csv.DictReader(file))
     if not rows or "id" not in rows[0]:
@@ -105,12 +106,15 @@ def read_roster(path: Path) -> list[dict[str, str]]:
 
 
 def roster_students(roster: list[dict[str, str]]) -> list[dict[str, str]]:
-    """students.csv rows (name, email) for the roster's students."""
-    return [
-        {"student_id": r["id"], "email": r.get("email", ""),
-         "name": " ".join(filter(None, (r.get("first_name"), r.get("last_name"))))}
-        for r in roster
-    ]  # fmt: skip
+    """students.csv rows (name, email, canvas_user_id) for the roster's students; a value
+    the roster leaves empty is not written over what is known."""
+    rows = []
+    for r in roster:
+        name = " ".join(filter(None, (r.get("first_name"), r.get("last_name"))))
+        row = {"student_id": r["id"], "email": r.get("email", ""),
+               "canvas_user_id": r.get("lms_user_id", ""), "name": name}  # fmt: skip
+        rows.append({k: v for k, v in row.items() if v})
+    return rows
 
 
 def canvas_grades(results: list[NotebookResult], students: dict[str, dict[str, str]]) -> str:

@@ -134,3 +134,13 @@ def test_extracted_files_keep_the_time_they_were_zipped(tmp_path):
     root, _ = unpack(inbox, tmp_path / "work", set(EXPECTED))
     stamp = (root / "ada" / "ada" / "01_a.ipynb").stat().st_mtime
     assert datetime.datetime.fromtimestamp(stamp).timetuple()[:6] == (2026, 3, 14, 15, 9, 26)
+
+
+def test_a_roster_gives_canvas_users_their_student_ids(tmp_path):
+    """With a roster's lms_user_id (Canvas's user id), is the roster's id used, not LOGIN?"""
+    archive = tmp_path / "submissions.zip"
+    make_zip(archive, {"lovelaceada_12345_67890_01_a.ipynb": notebook("ada"),
+                       "hopperben_222_333_01_a.ipynb": notebook("ben")})  # fmt: skip
+    root, entries = unpack(archive, tmp_path / "work", set(EXPECTED), {"12345": "s1001"})
+    assert sorted(e.student_id for e in entries) == ["hopperben", "s1001"]
+    assert grade_view(root, entries)["s1001"]["01_a.ipynb"] == ("ok", "ada")

@@ -124,7 +124,10 @@ def find_students(args, out: Path, notebooks: list[str]):
     they were found in, and the mapping from the input to student ids, which is printed and
     written to OUT/students.csv."""
     expected = [f"{n}.ipynb" for n in notebooks]
-    root, entries = unpack(args.submissions.resolve(), out / "submissions", set(expected))
+    canvas_ids = {r["lms_user_id"]: r["id"] for r in args.roster_rows if r.get("lms_user_id")}
+    root, entries = unpack(
+        args.submissions.resolve(), out / "submissions", set(expected), canvas_ids
+    )
     students = discover(root, expected, find=all(e.layout == "folders" for e in entries))
     by_folder = {e.student_id: e for e in entries}
     if args.students:

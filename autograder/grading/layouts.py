@@ -10,7 +10,8 @@
                 files Canvas renames LOGIN[_LATE]_USERID_SUBMISSIONID_ORIGINAL, e.g.
                 `lastnamefirstname_12345_67890_01_numpy_gradients.ipynb`; a file uploaded again
                 gets `-N` before its extension (`01_numpy_gradients-1.ipynb`). LOGIN becomes the
-                student id (LOGIN-USERID where two users share a LOGIN), the highest attempt N
+                student id (LOGIN-USERID where two users share a LOGIN; a roster's id where its
+                lms_user_id is the Canvas user id), the highest attempt N
                 (then submission id) of each notebook is graded, and an uploaded .zip (a
                 cs231n-submit zip) is unpacked as the student's folder.
 
@@ -87,9 +88,12 @@ class Budget:
         return extract_zip(archive, dest)
 
 
-def unpack(submissions: Path, work: Path, expected: set[str]) -> tuple[Path, list[Entry]]:
+def unpack(
+    submissions: Path, work: Path, expected: set[str], canvas_ids: dict[str, str] | None = None
+) -> tuple[Path, list[Entry]]:
     """The folder of student folders for `submissions` (any layout above) and the mapping.
-    Archives are unpacked below `work`, which is emptied first."""
+    Archives are unpacked below `work`, which is emptied first. `canvas_ids` maps Canvas user
+    ids to student ids (a roster's lms_user_id column); those users get them instead of LOGIN."""
     if work.exists():
         shutil.rmtree(work)
     budget = Budget()
@@ -100,7 +104,7 @@ def unpack(submissions: Path, work: Path, expected: set[str]) -> tuple[Path, lis
     root = find_root(submissions, expected)
     layout = layout_of(root)
     if layout == "canvas":
-        return _canvas(root, work / "students", expected, budget)
+        return _canvas(root, work / "students", expected, budget, canvas_ids or {})
     if layout == "submit zips":
         return _submit_zips(root, work / "students", budget)
     entries = [
@@ -126,7 +130,7 @@ def _submit_zips(root: Path, students: Path, budget: Budget) -> tuple[Path, list
 
 
 def _canvas(
-    root: Path, students: Path, expected: set[str], budget: Budget
+    root: Path, students: Path, expected: set[str], budget: Budget, known: dict[str, str]
 ) -> tuple[Path, list[Entry]]:
     """Canvas's files, each student's latest attempt of each notebook in their folder."""
     chosen: dict[tuple[str, str], tuple[tuple[int, int], Path]] = {}  # (user, file) -> latest
@@ -154,6 +158,9 @@ def _canvas(
             chosen[(user, original)] = (rank, path)
     shared = {login for login in logins.values() if list(logins.values()).count(login) > 1}
     ids = {u: f"{login}-{u}" if login in shared else login for u, login in logins.items()}
+    ids.update({u: known[u] for u in ids if known.get(u)})
+    if len(set(ids.values())) < len(ids):
+        raise SubmissionsError("the roster gives two Canvas users one student id")
     for (user, original), (_, path) in sorted(chosen.items()):
         folder = students / ids[user]
         if original == "submission.zip":

@@ -58,12 +58,14 @@ def sync(
 
 def register(db_url: str, roster: list[dict[str, str]]) -> None:
     """The roster's students in the gradebook with their names and emails (nbgrader's
-    `db student import` columns: id, first_name, last_name, email), for formgrader's lists."""
+    `db student import` columns: id, first_name, last_name, email, lms_user_id), for
+    formgrader's lists."""
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url) as gradebook:
         for row in roster:
-            fields = {k: row[k] or None for k in ("first_name", "last_name", "email") if k in row}
+            names = ("first_name", "last_name", "email", "lms_user_id")
+            fields = {k: row[k] or None for k in names if k in row}
             gradebook.update_or_create_student(row["id"], **fields)
 
 
