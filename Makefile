@@ -57,7 +57,10 @@ release: $(STAMP)
 check-release: $(STAMP)
 	$(BIN)/python -m autograder.authoring.release --check
 
-## lab: start JupyterLab on the student notebooks
+## lab: start JupyterLab on the student notebooks, as students see it (no nbgrader menus)
+# The instructors' environment holds nbgrader; the students' JupyterLab turns its extensions
+# off with config/jupyter-students (a front-end extension and four server extensions).
+lab: export JUPYTER_CONFIG_PATH = $(CURDIR)/config/jupyter-students
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/dl_software
 
