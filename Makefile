@@ -57,11 +57,14 @@ release: $(STAMP)
 check-release: $(STAMP)
 	$(BIN)/python -m autograder.authoring.release --check
 
-## lab: start JupyterLab on the student notebooks
+## lab: start JupyterLab on the student notebooks, as students see it (no nbgrader menus)
+# The instructors' environment holds nbgrader; the students' JupyterLab turns its extensions
+# off with config/jupyter-students (a front-end extension and four server extensions).
+lab: export JUPYTER_CONFIG_PATH = $(CURDIR)/config/jupyter-students
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/dl_software
 
-## grade: grade SUBMISSIONS (a folder of student folders, or a .zip) into OUT with cs231n-grade
+## grade: grade SUBMISSIONS (student folders, a class zip, cs231n-submit zips or a Canvas download) into OUT
 grade: $(STAMP) system-deps
 	$(BIN)/cs231n-grade $(SUBMISSIONS) --out $(OUT) $(GRADE_FLAGS)
 

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -43,6 +43,7 @@ STATUS_TEXT = {
     Status.INVALID: "notebook could not be read",
     Status.GRADER_ERROR: "not graded yet (grader problem, not yours)",
 }
+UNANSWERED = "not answered"  # a written answer left as released: 0 points, no hand grader
 SCORE_COLUMNS = ("student_id", "notebook", "question", "points", "max_points", "status")
 
 
@@ -53,6 +54,7 @@ class QuestionResult:
     max_points: float
     status: str  # a Status
     messages: list[str] = field(default_factory=list)
+    hand_graded: bool = False  # its points are a hand grader's (formgrader)
 
 
 @dataclass
@@ -66,6 +68,9 @@ class NotebookResult:
     cells: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     restarts: int = 0
+    submission: str = ""  # the submitted file's hash: a hand grade stands while it does
+    submitted_at: str = ""  # the file's modification time, UTC ISO 8601 ("" if unknown)
+    comments: list[str] = field(default_factory=list)  # a hand grader's, on ungraded cells
 
     @property
     def autograded(self) -> list[QuestionResult]:
@@ -87,6 +92,46 @@ class NotebookResult:
         if not all(isinstance(getattr(result, f), str) for f in ("student_id", "notebook")):
             raise ValueError("not a notebook result (its names are not text)")
         return result
+
+
+@dataclass(frozen=True)
+class HandGrade:
+    """What a hand grader entered in formgrader for one question: a score (None: none yet,
+    or the submission changed since) and a comment ("" when none)."""
+
+    score: float | None
+    comment: str = ""
+
+
+def with_hand_grades(
+    results: list[NotebookResult],
+    grades: dict[tuple[str, str, str], HandGrade],
+    comments: dict[tuple[str, str], list[str]] | None = None,
+) -> list[NotebookResult]:
+    """The results with the hand grades of (student, notebook, question) in place: a question
+    a hand grader scored gets status hand, their points and their comment as its notes (what
+    the grader said before is kept below it); `comments` are the hand grader's comments on
+    cells that are not questions, per (student, notebook)."""
+    merged = []
+    for result in results:
+        questions = []
+        for q in result.questions:
+            hand = grades.get((result.student_id, result.notebook, q.question))
+            if hand is None or hand.score is None and not hand.comment:
+                questions.append(q)
+                continue
+            notes = [hand.comment] if hand.comment else []
+            if hand.score is None:
+                questions.append(replace(q, messages=notes + q.messages))
+                continue
+            kept = [m for m in q.messages if m != UNANSWERED] if q.status == Status.HAND else []
+            questions.append(
+                replace(q, points=hand.score, status=Status.HAND, messages=notes + kept,
+                        hand_graded=True)
+            )  # fmt: skip
+        extra = (comments or {}).get((result.student_id, result.notebook), [])
+        merged.append(replace(result, questions=questions, comments=result.comments + extra))
+    return merged
 
 
 def totals(questions: list[QuestionResult]) -> tuple[float, float]:

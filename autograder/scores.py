@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ class Score:
 
 def cell_position(score: Score) -> int:
     """Where a graded cell stands in its solution notebook, to list questions in course order."""
-    return _cell_positions(score.notebook).get(score.question, 10**6)
+    return position(score.notebook, score.question)
 
 
 @functools.cache
@@ -35,39 +36,43 @@ def _cell_positions(notebook: str) -> dict[str, int]:
     return {grade_id(cell): i for i, cell in enumerate(nb.cells) if grade_id(cell)}
 
 
+def position(notebook: str, question: str) -> int:
+    """Where a graded cell stands in its solution notebook (unknown cells last)."""
+    return _cell_positions(notebook).get(question, 10**6)
+
+
 def format_table(rows: list[Score]) -> str:
-    """Questions down, students across: 'points/max' for autograded cells."""
-    students = sorted({r.student_id for r in rows})
-    questions = sorted(
-        {(r.notebook, r.question) for r in rows},
-        key=lambda nq: (nq[0], _cell_positions(nq[0]).get(nq[1], 10**6)),
-    )
-    cell = {(r.student_id, r.notebook, r.question): r for r in rows}
-    width = max(len(f"{n} {q}") for n, q in questions) + 2
-    col = max(12, *(len(s) + 2 for s in students))
-    lines = [f"{'question':<{width}}" + "".join(f"{s:>{col}}" for s in students)]
-    totals = {s: [0.0, 0.0] for s in students}
-    for notebook, question in questions:
-        line = f"{notebook + ' ' + question:<{width}}"
-        for s in students:
-            r = cell.get((s, notebook, question))
-            if r is None:
-                text = "-"
-            elif r.points is None:
-                text = f"?/{r.max_points:g}"
-            else:
-                text = f"{r.points:g}/{r.max_points:g}"
-            if r is not None and r.graded_by == "autograder":
-                totals[s][0] += r.points or 0.0
-                totals[s][1] += r.max_points
-            line += f"{text:>{col}}"
-        lines.append(line)
-    lines.append(
-        f"{'autograded total':<{width}}"
-        + "".join(f"{f'{totals[s][0]:g}/{totals[s][1]:g}':>{col}}" for s in students)
-    )
-    if any(r.graded_by == "hand" and r.points is None for r in rows):
-        lines.append("?: a written answer that awaits hand grading (nbgrader formgrader)")
+    """One line per question, in course order: its maximum, mean points, how many got full
+    and zero points, and how many answers await a hand grader; then the students' totals.
+    Readable at any class size (a column per student is not)."""
+    questions: dict[tuple[str, str], list[Score]] = {}
+    for r in rows:
+        questions.setdefault((r.notebook, r.question), []).append(r)
+    order = sorted(questions, key=lambda nq: (nq[0], position(*nq)))
+    width = max((len(f"{n} {q}") for n, q in order), default=8) + 2
+    lines = [f"{'question':<{width}}{'max':>6}{'mean':>8}{'full':>7}{'zero':>7}{'awaiting':>10}"]
+    for key in order:
+        found = questions[key]
+        scored = [r.points for r in found if r.points is not None]
+        top = max(r.max_points for r in found)
+        mean = f"{sum(scored) / len(scored):.2f}" if scored else "-"
+        full = sum(p == top for p in scored)
+        zero = sum(p == 0 for p in scored)
+        awaiting = len(found) - len(scored)
+        lines.append(f"{' '.join(key):<{width}}{top:>6g}{mean:>8}{full:>7}{zero:>7}{awaiting:>10}")
+    totals: dict[str, float] = {}
+    for r in rows:
+        totals[r.student_id] = totals.get(r.student_id, 0.0) + (r.points or 0.0)
+    if totals:
+        most = sum(max(r.max_points for r in found) for found in questions.values())
+        values = sorted(totals.values())
+        lines.append(
+            f"{len(totals)} students; total points (of {most:g}): mean "
+            f"{sum(values) / len(values):.1f}, median {statistics.median(values):g}, lowest "
+            f"{values[0]:g}, highest {values[-1]:g}"
+        )
+    if any(r.points is None and r.graded_by == "hand" for r in rows):
+        lines.append("awaiting: written answers for a hand grader (formgrader; see README)")
     return "\n".join(lines)
 
 

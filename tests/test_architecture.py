@@ -85,7 +85,9 @@ def test_the_trusted_side_imports_nothing_that_runs_in_the_kernel():
 @pytest.mark.parametrize(
     "exporter",
     ["autograder.results", "autograder.scores", "autograder.nbgrader_course.gradebook",
-     "autograder.grading.feedback", "autograder.grading.autograded"],
+     "autograder.grading.feedback", "autograder.grading.autograded", "autograder.exports",
+     "autograder.grading.outputs", "autograder.grading.layouts",
+     "autograder.nbgrader_course.export"],
 )  # fmt: skip
 def test_exporters_do_not_import_the_kernel(exporter):
     """Does writing a CSV, a feedback page or formgrader's notebooks start no Jupyter client?"""

@@ -277,3 +277,27 @@ def test_refuses_to_run_student_code_without_a_sandbox(tmp_path):
 def test_check_sandbox_reports_what_is_available():
     run = subprocess.run([*GRADE, "--check-sandbox"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "All isolation the grader needs is available" in run.stdout
+
+
+def test_a_late_student_and_a_regrade_lose_nobody(tmp_path):
+    """Two students graded, then a late one alone into the same OUT, then `--students` for
+    one: is everyone in scores.csv, grades.csv, the feedback and the gradebook each time?"""
+    class_folder, late, out = tmp_path / "class", tmp_path / "late", tmp_path / "out"
+    for student in ("complete", "untouched"):
+        shutil.copytree(SAMPLES / student, class_folder / student)
+    shutil.copytree(SAMPLES / "partly_wrong", late / "partly_wrong")
+    everyone = {"complete", "untouched", "partly_wrong"}
+    for submissions, extra in (
+        (class_folder, ()),
+        (late, ()),
+        (SAMPLES, ("--students", "complete")),
+    ):
+        run = grade(submissions, out, *extra)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert {s for s, _ in scores(out)} == everyone
+    with open(out / "grades.csv", newline="") as file:
+        assert {r["student_id"] for r in csv.DictReader(file)} == everyone
+    assert {p.stem for p in (out / "feedback").glob("*.html")} == everyone
+    assert {s for s, *_ in gradebook_rows(f"sqlite:///{out / 'gradebook.db'}")} == everyone
+    with open(out / "students.csv", newline="") as file:
+        assert {r["student_id"] for r in csv.DictReader(file)} == everyone

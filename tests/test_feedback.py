@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from autograder.course import SOLUTIONS
-from autograder.grading.feedback import feedback_path, verdict_text, write_feedback
+from autograder.grading.feedback import feedback_path, titles, verdict_text, write_feedback
 from autograder.notebooks import hidden_lines, read
 from autograder.redaction import EXCEPTION_KINDS, error_kind, exception_kind
-from autograder.results import NotebookResult, QuestionResult
+from autograder.results import HandGrade, NotebookResult, QuestionResult, with_hand_grades
 
 NOTEBOOK = "01_numpy_gradients"
 
@@ -70,10 +70,37 @@ def test_unanswered_written_question_is_not_awaiting_hand_grading(tmp_path):
     """Is an unanswered written question "not answered" with 0 points, and only an answered
     one "awaits hand grading"?"""
     page = write_feedback([hostile_result()], tmp_path)[0].read_text()
-    row = page[page.index("written_framework") : page.index("written_other")]
+    row = page[page.index("5. Written question") : page.index("<td>written_other</td>")]
     assert "0 / 2" in row and "not answered" in row and "awaits hand grading" not in row
-    other = page[page.index("written_other") :]
+    other = page[page.index("<td>written_other</td>") :]
     assert "? / 3" in other and "awaits hand grading" in other
+
+
+def test_questions_are_named_by_the_notebooks_headings(tmp_path):
+    """Is each question named by the heading above it in the release (not its grade id),
+    with the check's name added where two share a heading?"""
+    page = write_feedback([hostile_result()], tmp_path)[0].read_text()
+    assert "<td>1. A computational graph, forward and backward</td>" in page
+    assert "test_graph_gradients" not in page
+    assert titles(NOTEBOOK)["test_two_layer_gradients"] == (
+        "2. A two-layer ReLU network: two layer gradients"
+    )
+
+
+def test_a_hand_grade_shows_its_points_and_comment_without_contradiction(tmp_path):
+    """A written answer graded by hand: its points, "graded by hand" and the grader's
+    comment, and no "awaits hand grading" or "not answered" beside them?"""
+    result = hostile_result()
+    graded = with_hand_grades(
+        [result],
+        {("ada", NOTEBOOK, "written_framework"): HandGrade(1.5, "See <b>lecture 4</b>.")},
+        {("ada", NOTEBOOK): ["Tidy code overall."]},
+    )
+    page = write_feedback(graded, tmp_path)[0].read_text()
+    row = page[page.index("5. Written question") : page.index("<td>written_other</td>")]
+    assert "1.5 / 2" in row and "graded by hand" in row and "See &lt;b&gt;lecture 4" in row
+    assert "awaits hand grading" not in row and "not answered" not in row
+    assert "Tidy code overall." in page
 
 
 def test_feedback_goes_where_feedback_path_says(tmp_path):

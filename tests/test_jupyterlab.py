@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -64,6 +65,13 @@ def lab_command() -> list[str]:
     return words
 
 
+def lab_environment() -> dict[str, str]:
+    """The variables the Makefile exports for `lab` (`lab: export NAME = VALUE`)."""
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    found = re.findall(r"^lab: export (\w+) = (.+)$", makefile, re.MULTILINE)
+    return {name: value.replace("$(CURDIR)", str(REPO_ROOT)) for name, value in found}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,6 +100,7 @@ def lab(tmp_path_factory):
         command.append("--allow-root")
     env = {
         **os.environ,
+        **lab_environment(),
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
@@ -210,3 +219,18 @@ def test_release_shows_the_checks_failure_message(lab, browser):
     print(f"screenshot: {shot}")
     assert "CheckFailed" in message and "the exercise is not finished yet" in message, message
     assert any(p == "[ ]:" for p in prompts(page)), "Run All should stop at the failing check"
+
+
+def test_the_students_lab_has_no_nbgrader(lab):
+    """Does `make lab` serve JupyterLab without nbgrader: no formgrader route, and its
+    front-end extension (menus, Validate button) disabled?"""
+    assert lab_environment()["JUPYTER_CONFIG_PATH"].endswith("config/jupyter-students")
+    try:
+        urllib.request.urlopen(f"{lab}/formgrader?token={TOKEN}", timeout=30)
+        status = 200
+    except urllib.error.HTTPError as error:
+        status = error.code
+    assert status == 404
+    page = urllib.request.urlopen(f"{lab}/lab?token={TOKEN}", timeout=30).read().decode()
+    disabled = re.search(r'"disabledExtensions": *\[([^\]]*)\]', page)
+    assert disabled and "@jupyter/nbgrader" in disabled.group(1)

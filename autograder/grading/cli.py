@@ -1,14 +1,18 @@
 """cs231n-grade: grade a class's notebooks in parallel, in sandboxes, resumably.
 
-    cs231n-grade SUBMISSIONS --out DIR [--workers N]
+    cs231n-grade SUBMISSIONS --out DIR [--workers N] [--students ID...]
     cs231n-grade --check-sandbox
 
-SUBMISSIONS is a folder with one folder per student (its name is the student id) holding
-that student's notebooks, named as in the release, or a .zip of such a folder. DIR becomes
-an nbgrader course folder: gradebook.db (or --db URL), grades.csv (nbgrader export's
-columns), scores.csv (one row per student, notebook and question, with a status),
-feedback/<student>.html, and autograded/ for `nbgrader formgrader`. Interrupted and run
-again, it grades only what is left and ends with the same files.
+SUBMISSIONS is a folder with one folder per student (its name is the student id), a .zip of
+such a folder, a folder of the zips `cs231n-submit` writes, or Canvas's submissions download
+(autograder/grading/layouts.py); the mapping to student ids is printed and kept in
+DIR/students.csv. DIR becomes an nbgrader course folder: gradebook.db (or --db URL),
+grades.csv (nbgrader export's columns), scores.csv (one row per student, notebook and
+question, with a status), grades_by_notebook.csv, canvas_grades.csv, question_stats.csv,
+feedback/<student>.html, and autograded/ for formgrader. Every output is rebuilt from all the
+results in DIR and the hand grades in the gradebook, so grading late students or regrading
+some (--students) keeps everyone else. Interrupted and run again, it grades only what is
+left and ends with the same files.
 """
 
 from __future__ import annotations
@@ -16,25 +20,22 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
-import shutil
-import statistics
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder.course import SOLUTIONS, notebook_names
+from autograder.exports import read_roster, roster_students, write_students
 from autograder.grading import sandbox
-from autograder.grading.autograded import write_autograded
 from autograder.grading.cgroups import remove_stale_cgroups
-from autograder.grading.feedback import write_feedback
 from autograder.grading.jobs import ReferenceJob, Settings, StudentJob
+from autograder.grading.layouts import Entry, unpack
 from autograder.grading.messages import Limits
+from autograder.grading.outputs import finish
 from autograder.grading.scheduler import LocalExecutor, run_all
-from autograder.grading.submissions import SubmissionsError, discover, extract_zip
+from autograder.grading.submissions import SubmissionsError, discover
 from autograder.nbgrader_course import folder as course_folder
-from autograder.nbgrader_course import gradebook
-from autograder.results import NotebookResult, read_json, write_scores
-from autograder.scores import Score, format_table, report_mismatches
+from autograder.results import NotebookResult, read_json
 
 UNSAFE_FLAG = "--unsafe-run-student-code-without-sandbox"
 
@@ -58,6 +59,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap per notebook")
     parser.add_argument("--processes", type=int, default=256, help="process cap per notebook")
+    parser.add_argument(
+        "--students", nargs="+", metavar="ID",
+        help="grade only these students (ids or names as found); everyone else is kept",
+    )  # fmt: skip
+    parser.add_argument(
+        "--roster", type=Path, metavar="CSV",
+        help="students' names and emails (nbgrader db student import: id,first_name,...)",
+    )  # fmt: skip
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -110,16 +119,36 @@ def lock(out: Path):
     return handle
 
 
-def find_students(submissions: Path, out: Path, notebooks: list[str]):
-    if submissions.is_file() and submissions.suffix.lower() == ".zip":
-        folder = out / "submissions"
-        if folder.exists():
-            shutil.rmtree(folder)
-        extract_zip(submissions, folder)
-        submissions = folder
-    if not submissions.is_dir():
-        raise SubmissionsError(f"{submissions} is neither a folder nor a .zip file")
-    return discover(submissions, [f"{n}.ipynb" for n in notebooks]), submissions
+def find_students(args, out: Path, notebooks: list[str]):
+    """The students to grade (every one in SUBMISSIONS, or those --students names), the folder
+    they were found in, and the mapping from the input to student ids, which is printed and
+    written to OUT/students.csv."""
+    expected = [f"{n}.ipynb" for n in notebooks]
+    canvas_ids = {r["lms_user_id"]: r["id"] for r in args.roster_rows if r.get("lms_user_id")}
+    root, entries = unpack(
+        args.submissions.resolve(), out / "submissions", set(expected), canvas_ids
+    )
+    students = discover(root, expected, find=all(e.layout == "folders" for e in entries))
+    by_folder = {e.student_id: e for e in entries}
+    if args.students:
+        wanted = set(args.students)
+        students = [s for s in students if s.id in wanted or s.original_name in wanted]
+        unknown = wanted - {s.id for s in students} - {s.original_name for s in students}
+        if unknown:
+            raise SubmissionsError(f"not in the submissions: {', '.join(sorted(unknown))}")
+    rows = []
+    for s in students:
+        entry = by_folder.get(s.original_name) or Entry(s.original_name, s.original_name, "")
+        rows.append({"student_id": s.id, "source": entry.source, "layout": entry.layout,
+                     "canvas_user_id": entry.canvas_user_id,
+                     "late": "yes" if entry.late else ""})  # fmt: skip
+    if any(r["source"] != r["student_id"] for r in rows):
+        print("students (id <- found as):")
+        for r in rows:
+            late = " (late)" if r["late"] else ""
+            print(f"  {r['student_id']} <- {r['source']}{late}")
+    write_students(out, rows + roster_students(args.roster_rows))
+    return students, root
 
 
 def grade(args) -> int:
@@ -132,7 +161,11 @@ def grade(args) -> int:
     if unknown:
         sys.exit(f"cs231n-grade: no such notebook(s): {', '.join(sorted(unknown))}")
     try:
-        students, folder = find_students(args.submissions.resolve(), out, notebooks)
+        args.roster_rows = read_roster(args.roster) if args.roster else []
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        sys.exit(f"cs231n-grade: cannot read the roster: {error}")
+    try:
+        students, folder = find_students(args, out, notebooks)
     except SubmissionsError as error:
         sys.exit(f"cs231n-grade: {error}")
     if not students:
@@ -186,8 +219,9 @@ def grade(args) -> int:
         executor.shutdown()
         preparing.shutdown()
     prepared.result()  # its error, if any, stops here: nothing is half-written
-    results = load_results(out, jobs, failures)
-    return finish(args, out, db_url, jobs, results, handle)
+    code = finish(args, out, db_url, jobs, load_results(out, jobs, failures))
+    handle.close()
+    return code
 
 
 def _done(job, out: Path) -> bool:
@@ -225,73 +259,6 @@ def _not_graded(job: StudentJob, reason: str) -> NotebookResult:
         return job._without_run("grader_error", message)
     except Exception:  # the course itself cannot be read: a result without questions
         return NotebookResult(job.student_id, job.notebook, "grader_error", "", message=message)
-
-
-def _attempt(what: str, step, *args) -> bool:
-    """Run one output step; False (reported) if it failed, so the others are still written."""
-    try:
-        step(*args)
-    except Exception as error:
-        print(f"cs231n-grade: could not write {what}: {type(error).__name__}: {error}")
-        return False
-    return True
-
-
-def finish(args, out: Path, db_url: str, jobs, results: list[NotebookResult], handle) -> int:
-    """Write every output from the results, each on its own: one that fails is reported and
-    makes the exit status 1, and the others are still written."""
-    written = [
-        _attempt("scores.csv", write_scores, results, out / "scores.csv"),
-        _attempt("the gradebook", gradebook.sync, db_url, results),
-    ]
-    written.append(written[-1] and _attempt("grades.csv", gradebook.export_grades, out, db_url))
-    for job, result in zip(jobs, results, strict=True):
-        try:
-            write_autograded(out, result, job.path and Path(job.path))
-        except Exception as error:  # formgrader's copy only: the scores are already written
-            print(f"could not write the autograded copy of {job.label}: {error}", file=sys.stderr)
-    written.append(_attempt("the feedback pages", write_feedback, results, out / "feedback"))
-    rows = [
-        Score(r.student_id, r.notebook, q.question, q.points, q.max_points,
-              "hand" if q.status == "hand" else "autograder")
-        for r in results
-        for q in r.questions
-    ]  # fmt: skip
-    print(format_table(rows))
-    print(summary(results))
-    print(f"\noutputs in {out}: scores.csv, grades.csv, feedback/, gradebook ({db_url})")
-    code = 0 if all(written) else 1
-    errors = [r for r in results if r.status == "grader_error"]
-    if errors:
-        print(f"\n{len(errors)} notebook(s) not graded because of a grader problem; run again:")
-        for r in errors:
-            print(f"  {r.student_id} {r.notebook}: {r.message}")
-        code = 1
-    if args.expect and not report_mismatches(rows, args.expect):
-        code = 1
-    handle.close()
-    return code
-
-
-def summary(results: list[NotebookResult]) -> str:
-    questions = [(r, q) for r in results for q in r.questions if q.status != "hand"]
-    count = {s: sum(q.status == s for _, q in questions) for s in ("timeout", "memory", "crashed")}
-    by_status = {s: sum(r.status == s for r in results) for s in ("missing", "invalid")}
-    graded = sum(r.status == "ok" for r in results)
-    lines = [
-        f"\n{graded} notebooks graded, {by_status['missing']} missing, {by_status['invalid']} "
-        f"invalid, {sum(r.status == 'grader_error' for r in results)} grader errors; questions "
-        f"timed out {count['timeout']}, out of memory {count['memory']}, crashed "
-        f"{count['crashed']}",
-        "mean points per question:",
-    ]
-    per_question: dict[tuple[str, str], list[float]] = {}
-    for r, q in questions:
-        if q.points is not None:
-            per_question.setdefault((r.notebook, q.question), []).append(q.points / q.max_points)
-    for (notebook, question), values in sorted(per_question.items()):
-        lines.append(f"  {notebook} {question}: {statistics.mean(values):.0%}")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

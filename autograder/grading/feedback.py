@@ -12,20 +12,22 @@ value. This module imports nothing that runs in a kernel.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from autograder.course import SOLUTIONS
+from autograder.course import RELEASE, SOLUTIONS
 from autograder.grading.names import file_stem
 from autograder.redaction import exception_kind, with_article, withhold_secrets
-from autograder.results import NotebookResult, QuestionResult
+from autograder.results import UNANSWERED, NotebookResult, QuestionResult, Status
 from cs231n_utils.files import atomic_write
 
 STATUS_TEXT = {
     "ok": "graded",
     "hand": "awaits hand grading",
+    "by hand": "graded by hand",
     "timeout": "ran out of time",
     "memory": "ran out of memory",
     "crashed": "crashed the kernel",
@@ -33,7 +35,6 @@ STATUS_TEXT = {
     "invalid": "notebook could not be read",
     "grader_error": "not graded yet (grader problem, not yours)",
 }
-UNANSWERED = "not answered"
 CELL_TEXT = {
     "timeout": "ran out of time",
     "memory": "ran out of memory",
@@ -51,12 +52,16 @@ pre { white-space: pre-wrap; margin: 0; font-size: .9rem; }
 .full { color: #1a7f37; } .zero { color: #cf222e; }
 </style></head><body>
 <h1>Feedback for {{ student }}</h1>
-<p>Autograded: <b>{{ points }} / {{ max_points }}</b> points.
-Written answers are graded by hand and are not included.</p>
+<p>Points so far: <b>{{ points }} / {{ max_points }}</b>.
+{% if awaiting %}{{ awaiting }} written answer(s) worth {{ awaiting_points }} point(s) still
+await a hand grader.{% endif %}</p>
 {% for section in sections %}
 <h2>{{ section.notebook }}</h2>
 {% if section.cells %}<p>Cells that did not run cleanly:</p>
 <ul>{% for cell in section.cells %}<li>{{ cell }}</li>{% endfor %}</ul>{% endif %}
+{% if section.comments %}<p>Comments from your grader:</p>
+<ul>{% for comment in section.comments %}<li><pre>{{ comment }}</pre></li>{% endfor %}
+</ul>{% endif %}
 <table><tr><th>question</th><th>points</th><th>status</th><th>notes</th></tr>
 {% for row in section.rows %}<tr><td>{{ row.question }}</td>
 <td class="{{ row.css }}">{{ row.score }}</td><td>{{ row.status }}</td>
@@ -82,9 +87,12 @@ def points_text(points: float | None, max_points: float) -> str:
 
 
 def status_text(question: QuestionResult) -> str:
-    """The question's status in the grader's words; an unanswered written question is "not
-    answered" (0 points), not "awaits hand grading"."""
-    if question.status == "hand" and question.points is not None:
+    """The question's status in the grader's words, one per question: "graded by hand" for
+    points a hand grader gave, "not answered" (0 points) for a written answer left as
+    released, "awaits hand grading" only while it has no points."""
+    if question.hand_graded:
+        return STATUS_TEXT["by hand"]
+    if question.status == Status.HAND and question.points is not None:
         return UNANSWERED
     return STATUS_TEXT.get(question.status, "not graded")
 
@@ -127,10 +135,42 @@ def secret_lines(notebook: str) -> frozenset[str]:
     return frozenset(hidden_lines(read(path))) if path.is_file() else frozenset()
 
 
-def _row(question: QuestionResult, secrets: set[str]) -> Row:
+@functools.cache
+def titles(notebook: str) -> dict[str, str]:
+    """grade id -> the exercise's title as the student reads it in the release: the nearest
+    markdown heading above its cell, with the check's name added where several questions
+    share one heading."""
+    from autograder.notebooks import grade_id, read
+
+    path = RELEASE / f"{notebook}.ipynb"
+    if not path.is_file():
+        return {}
+    heading, found = "", {}
+    for cell in read(path).cells:
+        if cell.cell_type == "markdown":
+            lines = [line for line in cell.source.splitlines() if line.startswith("#")]
+            heading = _plain(lines[-1]) if lines else heading
+        if grade_id(cell) and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            found[grade_id(cell)] = heading
+    shared = {h for h in found.values() if list(found.values()).count(h) > 1}
+    return {
+        gid: (f"{h}: {_humane(gid)}" if h in shared else h) if h else _humane(gid)
+        for gid, h in found.items()
+    }
+
+
+def _plain(heading: str) -> str:
+    return re.sub(r"[*_`]", "", heading.lstrip("#")).strip()
+
+
+def _humane(grade_id: str) -> str:
+    return re.sub(r"^(test|written)_", "", grade_id).replace("_", " ")
+
+
+def _row(question: QuestionResult, secrets: set[str], title: str = "") -> Row:
     full, zero = question.points == question.max_points, question.points == 0
     return Row(
-        question.question,
+        title or question.question,
         points_text(question.points, question.max_points),
         "full" if full else "zero" if zero else "",
         status_text(question),
@@ -140,19 +180,26 @@ def _row(question: QuestionResult, secrets: set[str]) -> Row:
 
 def page(student: str, notebooks: list[NotebookResult]) -> str:
     """One student's feedback page."""
-    auto = [q for r in notebooks for q in r.questions if q.status != "hand"]
+    questions = [q for r in notebooks for q in r.questions]
+    waiting = [q for q in questions if q.status == Status.HAND and q.points is None]
     sections = [
         {
             "notebook": r.notebook,
             "cells": [cell_text(c) for c in r.cells if c.get("status") != "ok"],
-            "rows": [_row(q, secret_lines(r.notebook)) for q in r.questions],
+            "comments": r.comments,
+            "rows": [
+                _row(q, secret_lines(r.notebook), titles(r.notebook).get(q.question, ""))
+                for q in r.questions
+            ],
         }
         for r in sorted(notebooks, key=lambda r: r.notebook)
     ]
     return PAGE.render(
         student=student,
-        points=f"{sum(q.points or 0.0 for q in auto):g}",
-        max_points=f"{sum(q.max_points for q in auto):g}",
+        points=f"{sum(q.points or 0.0 for q in questions):g}",
+        max_points=f"{sum(q.max_points for q in questions):g}",
+        awaiting=len(waiting),
+        awaiting_points=f"{sum(q.max_points for q in waiting):g}",
         sections=sections,
     )
 

@@ -9,6 +9,7 @@ where it stopped and a finished one is not graded twice.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import sys
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from autograder.redaction import error_kind
 from autograder.results import (
     CELL_FAILURES,
     STATUS_TEXT,
+    UNANSWERED,
     NotebookResult,
     QuestionResult,
     Status,
@@ -179,8 +181,12 @@ class StudentJob:
         return f"{self.student_id} {self.notebook}"
 
     def key(self) -> str:
+        return sha256(solution_key(self.notebook), self.submission_key())
+
+    def submission_key(self) -> str:
+        """What the student submitted, whatever the grader: a hand grade stands while it does."""
         content = Path(self.path).read_bytes() if self.file_status == "ok" else b""
-        return sha256(solution_key(self.notebook), self.file_status, content)
+        return sha256(self.file_status, content)
 
     def result_path(self, out: Path) -> Path:
         return out / "results" / file_stem(self.student_id) / f"{self.notebook}.json"
@@ -207,9 +213,9 @@ class StudentJob:
 
     def _without_run(self, status: str, message: str) -> NotebookResult:
         try:
-            key = self.key()
+            key, submission = self.key(), self.submission_key()
         except OSError:  # the file went away since discovery: regrade it next time
-            key = sha256(solution_key(self.notebook), "unreadable")
+            key, submission = sha256(solution_key(self.notebook), "unreadable"), "unreadable"
         info = course(self.notebook)
         points = None if status == "grader_error" else 0.0
         questions = [
@@ -220,7 +226,9 @@ class StudentJob:
             QuestionResult(gid, points, pts, status, [message])
             for gid, (pts, _) in info.written.items()
         ]
-        return NotebookResult(self.student_id, self.notebook, status, key, questions, message)
+        return NotebookResult(
+            self.student_id, self.notebook, status, key, questions, message, submission=submission
+        )
 
     def grade(self, out: Path, settings: Settings, worker: int) -> NotebookResult:
         if self.file_status != "ok":
@@ -247,7 +255,7 @@ class StudentJob:
         for gid, (pts, stub) in info.written.items():
             answer = answers.get(gid, stub)
             if answer.strip() == stub.strip():
-                questions.append(QuestionResult(gid, 0.0, pts, Status.HAND, ["not answered"]))
+                questions.append(QuestionResult(gid, 0.0, pts, Status.HAND, [UNANSWERED]))
             else:
                 questions.append(QuestionResult(gid, None, pts, Status.HAND))
         cells = [
@@ -259,7 +267,17 @@ class StudentJob:
         return NotebookResult(
             self.student_id, self.notebook, Status.OK, self.key(), questions,
             cells=cells, seconds=run.seconds, restarts=run.restarts,
+            submission=self.submission_key(), submitted_at=self.submitted_at(),
         )  # fmt: skip
+
+    def submitted_at(self) -> str:
+        """When the file was last changed (a zip entry's time once extracted), UTC ISO 8601;
+        what formgrader shows as the submission's timestamp."""
+        try:
+            stamp = Path(self.path).stat().st_mtime
+        except (OSError, TypeError):
+            return ""
+        return datetime.datetime.fromtimestamp(stamp, datetime.UTC).isoformat()
 
 
 def question_status(run: Execution, question: str) -> Status:

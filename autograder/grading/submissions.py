@@ -19,6 +19,7 @@ parsed, and two folders whose names map to one id are both graded, under distinc
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -97,7 +98,18 @@ def extract_zip(archive: Path, dest: Path) -> Path:
                 raise SubmissionsError(f"{archive}: entry {entry.filename!r} is a link; rejected")
         dest.mkdir(parents=True, exist_ok=True)
         zf.extractall(dest)
+        for entry in entries:  # the time each file was zipped: when it was handed in
+            if not entry.is_dir():
+                _set_mtime(root / entry.filename, entry.date_time)
     return dest
+
+
+def _set_mtime(path: Path, date_time: tuple[int, ...]) -> None:
+    try:
+        stamp = datetime.datetime(*date_time).timestamp()
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+    except (OSError, ValueError, OverflowError):
+        pass  # a file without a usable time keeps the extraction's
 
 
 def _ignored_name(name: str) -> bool:
@@ -266,7 +278,7 @@ def _warn(message: str) -> None:
 
 
 def discover(
-    folder: Path, expected: list[str], warn: Callable[[str], None] = _warn
+    folder: Path, expected: list[str], warn: Callable[[str], None] = _warn, find: bool = True
 ) -> list[Student]:
     """Every student under `folder` (already extracted), with a status per expected notebook.
 
@@ -274,8 +286,9 @@ def discover(
     student whose notebooks are all `missing`. Two folders whose names map to one id (`a b`
     and `a_b` after cleaning, `Ada` and `ada` where case does not count) are both graded: the
     second gets an id with a hash of its name, and `warn` is called once for each such pair.
+    With find=False, `folder` holds the student folders (no wrapping folders are looked for).
     """
-    root = find_root(folder, set(expected))
+    root = find_root(folder, set(expected)) if find else folder
     students: list[Student] = []
     taken: dict[str, str] = {}  # every casefolded id and file stem in use -> original name
     for entry in _entries(root):

@@ -3,7 +3,8 @@ folder and the plain-nbgrader baseline all prepare theirs here.
 
 A course folder holds source/<assignment>/ (the solutions), nbgrader's settings
 (nbgrader_config.json) and a gradebook in which `nbgrader generate_assignment` registered the
-assignment, with release/<assignment>/ beside it.
+assignment, with release/<assignment>/ beside it, released (`nbgrader release_assignment`)
+into the folder's own exchange/ so that formgrader shows it as released, without a banner.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def prepare(out: Path, source: Path = SOLUTIONS, db_url: str | None = None) -> N
     default = db_url == default_db_url(out)
     key = sha256(
         metadata.version("nbgrader"),
+        "generated and released",  # what preparing does: a folder prepared before is redone
         "default gradebook" if default else db_url,
         *(path.read_bytes() for path in sorted(source.glob("*.ipynb"))),
     )
@@ -46,4 +48,6 @@ def prepare(out: Path, source: Path = SOLUTIONS, db_url: str | None = None) -> N
         shutil.rmtree(target)
     shutil.copytree(source, target)
     run_nbgrader(out, "generate_assignment", ASSIGNMENT, "--force")
+    # into the folder's own exchange, so formgrader lists the assignment as released
+    run_nbgrader(out, "release_assignment", ASSIGNMENT, "--force")
     atomic_write(stamp, key)

@@ -15,6 +15,11 @@ from pathlib import Path
 CODE_STUB = "# YOUR CODE HERE"
 TEXT_STUB = "YOUR ANSWER HERE"
 CELL_TIMEOUT_S = 300  # one cell; the slowest graded cell takes a few seconds
+COURSE_ID = "cs231n-dl-software"
+# nbgrader's exchange (release/collect/feedback between accounts on one machine) is kept in
+# the course folder: formgrader needs one to show an assignment as released and to drop its
+# warning banner. Students here submit files (cs231n-submit, an LMS), not through it.
+EXCHANGE = "exchange"
 
 
 def settings(root: Path, db_url: str | None = None) -> dict:
@@ -25,7 +30,11 @@ def settings(root: Path, db_url: str | None = None) -> dict:
             "source_directory": "source",
             "release_directory": "release",
             "db_url": db_url or f"sqlite:///{Path(root) / 'gradebook.db'}",
+            "course_id": COURSE_ID,
         },
+        "Exchange": {"root": str(Path(root) / EXCHANGE)},
+        # `nbgrader export` writes grades.csv as cs231n-grade does: a column per notebook
+        "ExportApp": {"plugin_class": "autograder.nbgrader_course.export.NotebookCsvExportPlugin"},
         "ClearSolutions": {"code_stub": {"python": CODE_STUB}, "text_stub": TEXT_STUB},
         "Execute": {"timeout": CELL_TIMEOUT_S, "allow_errors": True},
     }

@@ -1,0 +1,171 @@
+"""formgrader in a real browser on a grading folder cs231n-grade made: the assignment released
+without a banner, students with their roster names, a failed test showing the grader's
+verdict, a hand grade and comment entered and saved; then cs231n-grade again, and the hand
+grade is in scores.csv, grades.csv and the feedback page, not flagged again. Screenshots go
+to build/test-artifacts/formgrader/."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from autograder.course import ASSIGNMENT, REPO_ROOT, SAMPLES
+from autograder.grading import sandbox
+
+NOTEBOOK = "01_numpy_gradients"
+STUDENT = "partly_wrong"
+WRITTEN = "written_framework"
+TOKEN = "cs231n-formgrader-token"
+ARTIFACTS = REPO_ROOT / "build" / "test-artifacts" / "formgrader"
+ROSTER = "id,first_name,last_name,email\n" + "".join(
+    f"{s},{s.title().replace('_', '')},Sample,{s}@example.org\n"
+    for s in ("complete", "partly_wrong", "untouched")
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("formgrader")]
+if sandbox.missing(sandbox.probe()):
+    pytestmark.append(pytest.mark.skip(reason="grading needs root, bubblewrap and cgroup v1"))
+
+
+def grade(out: Path, roster: Path) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).with_name("cs231n-grade")), str(SAMPLES), "--out",
+               str(out), "--notebooks", NOTEBOOK, "--workers", "2", "--no-progress",
+               "--roster", str(roster)]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("formgrader")
+    roster = root / "roster.csv"
+    roster.write_text(ROSTER)
+    grade(root / "out", roster)
+    return root / "out", roster
+
+
+@pytest.fixture(scope="module")
+def server(graded):
+    """`cd OUT && jupyter lab`, as the README says; yields its URL."""
+    out, _ = graded
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser",
+               f"--port={port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={TOKEN}"]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(out.parent / "runtime")}
+    log = open(out.parent / "lab.log", "w")
+    process = subprocess.Popen(command, cwd=out, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=5)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail((out.parent / "lab.log").read_text())
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/lab?token={TOKEN}")  # logs in: the token becomes a cookie
+        yield page
+        browser.close()
+
+
+def db_grade(out: Path):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(WRITTEN, NOTEBOOK, ASSIGNMENT, STUDENT)
+        comment = gb.find_comment(WRITTEN, NOTEBOOK, ASSIGNMENT, STUDENT)
+        return grade.manual_score, grade.needs_manual_grade, comment.manual_comment
+
+
+def submission_id(out: Path) -> str:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        return gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, STUDENT).id
+
+
+def test_hand_grading_in_formgrader_round_trips(graded, server, page):
+    out, roster = graded
+    page.goto(f"{server}/formgrader")
+    page.wait_for_selector("text=dl_software")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "1-assignments.png"))
+    assert page.locator("#warning-exchange, #warning-course-id").count() == 0
+    assert page.locator("td:has-text('released')").count() >= 1
+
+    page.goto(f"{server}/formgrader/manage_students")
+    page.wait_for_selector("text=Sample")
+    page.screenshot(path=str(ARTIFACTS / "2-students.png"))
+    assert "None, None" not in page.content()
+
+    page.goto(f"{server}/formgrader/submissions/{submission_id(out)}")
+    score = page.locator(f"input#{WRITTEN}")
+    score.wait_for()
+    assert "Grader: 0 / 3 points" in page.content()  # a failed test shows the verdict
+    score.fill("1.5")
+    score.press("Tab")
+    comment = page.locator(f"textarea#{WRITTEN}-comment")
+    comment.fill("Right idea; say why the tape is rebuilt.")
+    comment.press("Tab")
+    deadline = time.monotonic() + 30
+    while db_grade(out)[0] != 1.5 or not db_grade(out)[2]:
+        assert time.monotonic() < deadline, db_grade(out)
+        time.sleep(0.5)
+    page.screenshot(path=str(ARTIFACTS / "3-hand-graded.png"), full_page=True)
+    assert db_grade(out)[1] is False
+
+    grade(out, roster)
+    with open(out / "scores.csv", newline="") as file:
+        rows = {(r["student_id"], r["question"]): r for r in csv.DictReader(file)}
+    assert (rows[(STUDENT, WRITTEN)]["points"], rows[(STUDENT, WRITTEN)]["status"]) == (
+        "1.5", "hand"
+    )  # fmt: skip
+    assert db_grade(out)[1] is False  # not flagged again by the rerun
+    with open(out / "grades.csv", newline="") as file:
+        grades = {r["student_id"]: r for r in csv.DictReader(file)}
+    auto = sum(float(r["points"] or 0) for (s, q), r in rows.items() if s == STUDENT)
+    assert float(grades[STUDENT][NOTEBOOK]) == auto
+    feedback = (out / "feedback" / f"{STUDENT}.html").read_text()
+    assert "1.5 / 2" in feedback and "Right idea; say why the tape is rebuilt." in feedback
+    page.goto(f"file://{out / 'feedback' / f'{STUDENT}.html'}")
+    page.screenshot(path=str(ARTIFACTS / "4-feedback.png"), full_page=True)
