@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from autograder.course import SAMPLES
-from autograder.grading import cli, jobs, sandbox
+from autograder.grading import cli, jobs, outputs, sandbox
 from autograder.grading.jobs import Settings, StudentJob
 from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
 from autograder.grading.names import file_stem
@@ -127,12 +127,11 @@ def test_finish_writes_everything_when_a_result_is_missing_or_corrupt(tmp_path, 
 
     patch = pytest.MonkeyPatch()
     patch.setattr(gradebook, "sync", no_gradebook)
-    patch.setattr(cli, "write_autograded", lambda *args: None)
+    patch.setattr(outputs, "write_autograded", lambda *args: None)
     try:
-        with open(out / "lock", "w") as handle:
-            code = cli.finish(
-                argparse.Namespace(expect=None), out, "sqlite://", [good, bad], results, handle
-            )
+        code = outputs.finish(
+            argparse.Namespace(expect=None), out, "sqlite://", [good, bad], results
+        )
     finally:
         patch.undo()
     assert code == 1
