@@ -18,6 +18,7 @@ from autograder.exports import write_exports
 from autograder.grading.autograded import write_autograded
 from autograder.grading.feedback import write_feedback
 from autograder.nbgrader_course import gradebook
+from autograder.report import write_report
 from autograder.results import (
     NotebookResult,
     Status,
@@ -108,6 +109,7 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
         written[0] and _attempt("grades.csv", gradebook.export_grades, out, db_url),
         _attempt("the statistics and exports", write_exports, results, out),
         _attempt("the feedback pages", write_feedback, results, out / "feedback"),
+        _attempt("report.html", write_report, results, out),
     ]
     rows = scores_of(results)
     print(format_table(rows))
@@ -115,7 +117,7 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
     students = len({r.student_id for r in results})
     print(
         f"\n{students} students in {out}: scores.csv, grades.csv, grades_by_notebook.csv, "
-        f"canvas_grades.csv, question_stats.csv, feedback/, gradebook ({db_url})"
+        f"canvas_grades.csv, question_stats.csv, report.html, feedback/, gradebook ({db_url})"
     )
     code = 0 if all(written) else 1
     errors = [r for r in results if r.status == Status.GRADER_ERROR]

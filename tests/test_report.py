@@ -1,0 +1,37 @@
+"""report.html: one histogram per question, the numbers, who lost points, nothing unescaped."""
+
+from __future__ import annotations
+
+import re
+
+from autograder.report import report
+from autograder.results import NotebookResult, QuestionResult, Status
+
+
+def klass(students: int) -> list[NotebookResult]:
+    results = []
+    for i in range(students):
+        sid = f"student{i:03d}" if i else "<script>alert(1)</script>"
+        questions = [
+            QuestionResult("test_two_layer_loss", 1.0 if i % 3 else 0.0, 1.0, Status.OK,
+                           ["loss is off by a relative error of 3e-01 <b>"]),
+            QuestionResult("test_training", 2.0 if i % 5 else 0.0, 2.0,
+                           Status.OK if i % 5 else Status.TIMEOUT),
+            QuestionResult("written_framework", None, 2.0, Status.HAND),
+        ]  # fmt: skip
+        results.append(NotebookResult(sid, "01_numpy_gradients", Status.OK, "k", questions))
+    return results
+
+
+def test_a_class_of_300_gets_one_histogram_per_question_and_escaped_names():
+    """Is there one embedded histogram per question, the mean and fractions, a collapsed list
+    of who lost points with the grader's reason, and no markup from ids or messages?"""
+    page = report(klass(300))
+    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]+"', page)) == 3
+    assert "300 students" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "3e-01 &lt;b&gt;" in page and "3e-01 <b>" not in page
+    assert "ran out of time" in page  # the status text of a timeout, the grader's words
+    assert "lost points: 60 students" in page  # test_training: every fifth timed out
+    assert "lost points: 100 students" in page  # test_two_layer_loss: every third
+    assert "300 awaiting a" in page
