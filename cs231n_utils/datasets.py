@@ -60,10 +60,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     Returns images: float32 array of shape (1797, 8, 8), values in [0, 1];
             labels: int64 array of shape (1797,), values 0-9.
     """
-    with np.load(verified_path("digits.npz")) as archive:
-        images = archive["images"].astype(np.float32) / 16.0  # stored as counts 0..16
-        labels = archive["labels"].astype(np.int64)
-    return images, labels
+    return _images_and_labels("digits.npz", 16.0)  # stored as counts 0..16
 
 
 def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
@@ -72,10 +69,13 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     Returns images: float32 array of shape (5000, 28, 28), values in [0, 1];
             labels: int64 array of shape (5000,), values 0-9.
     """
-    with np.load(verified_path("mnist5k.npz")) as archive:
-        images = archive["images"].astype(np.float32) / 255.0  # stored as uint8 0..255
-        labels = archive["labels"].astype(np.int64)
-    return images, labels
+    return _images_and_labels("mnist5k.npz", 255.0)  # stored as uint8 0..255
+
+
+def _images_and_labels(name: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """A verified data file's images as float32 in [0, 1] and its labels as int64."""
+    with np.load(verified_path(name)) as archive:
+        return archive["images"].astype(np.float32) / scale, archive["labels"].astype(np.int64)
 
 
 def load_backbone() -> dict[str, np.ndarray]:

@@ -5,6 +5,7 @@ fail, and the grader's own judge compares their hidden answers with the solution
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -93,6 +94,24 @@ def test_every_autograded_test_has_a_mutation(name):
     assert not missing, f"{name}: no mutation proves these tests can fail: {sorted(missing)}"
 
 
+@contextlib.contextmanager
+def changed_cell(kernel, change):
+    """The kernel with `change` (a mutation or an alternative) applied to its cell and the
+    cells it names re-run; the solution's cells are run again afterwards."""
+    original = kernel.source(change.cell)
+    reruns = [kernel.source(cell) for cell in change.rerun]
+    try:
+        result = kernel.run(change.apply(original))
+        assert result.error is None, f"the changed cell itself fails: {result.error}"
+        for source in reruns:
+            kernel.run(source)
+        yield
+    finally:
+        kernel.run(original)
+        for source in reruns:
+            kernel.run(source)
+
+
 def graded(kernel, references, test):
     """The judge's verdict on `test` run now in the kernel, against the solution's answers."""
     result = kernel.probe(strip_markers(kernel.source(test), HIDDEN_MARKERS))
@@ -104,13 +123,7 @@ def test_mutation_is_caught(kernels, name, mutation):
     """Does this plausible wrong answer fail the tests it targets, and only through them?"""
     kernel, references = kernels(name)
     release = read(RELEASE / name)
-    original = kernel.source(mutation.cell)
-    reruns = [kernel.source(cell) for cell in mutation.rerun]
-    try:
-        mutated = kernel.run(mutation.apply(original))
-        assert mutated.error is None, f"the mutated cell itself fails: {mutated.error}"
-        for source in reruns:
-            kernel.run(source)
+    with changed_cell(kernel, mutation):
         for test in mutation.fails:
             verdict = graded(kernel, references, test)
             assert not verdict.passed, f"{test} passed with mutation {mutation.name!r}"
@@ -126,10 +139,6 @@ def test_mutation_is_caught(kernels, name, mutation):
                     f"expected the release's visible check of {test} to catch this mutation "
                     "(or mark it visible_passes = true)"
                 )
-    finally:
-        kernel.run(original)
-        for source in reruns:
-            kernel.run(source)
     for test in mutation.fails:
         restored = graded(kernel, references, test)
         assert restored.passed, f"{test} still fails after restoring the solution: {restored}"
@@ -140,17 +149,7 @@ def test_a_correct_answer_written_differently_earns_full_marks(kernels, name, al
     """Does a correct answer that is not the solution's code (another loop order, another
     API, another random draw) pass the tests it answers, as the grader judges them?"""
     kernel, references = kernels(name)
-    original = kernel.source(alternative.cell)
-    reruns = [kernel.source(cell) for cell in alternative.rerun]
-    try:
-        changed = kernel.run(alternative.apply(original))
-        assert changed.error is None, f"the alternative itself fails: {changed.error}"
-        for source in reruns:
-            kernel.run(source)
+    with changed_cell(kernel, alternative):
         for test in alternative.fails:  # the tests it must pass
             verdict = graded(kernel, references, test)
             assert verdict.passed, f"{test} failed with {alternative.name!r}: {verdict}"
-    finally:
-        kernel.run(original)
-        for source in reruns:
-            kernel.run(source)
