@@ -43,6 +43,7 @@ RULES = (
 MAX_TEXT = 200  # characters of one string in a list of plain values
 
 _recording: list | None = None  # set by run_probe while a graded test runs
+_last: str | None = None  # the last probe's document, sent again by last_answers()
 
 
 def answer(
@@ -175,7 +176,15 @@ def run_probe(test_source: str, max_bytes: int) -> Answers:
         end = {"end": "error", "error": type(error).__name__[:100]}
     finally:
         _recording = None
+    global _last
     document = json.dumps({"answers": answers, **end})
     if len(document) > max_bytes:
         document = json.dumps({"answers": [], "end": "too_large"})
+    _last = document
     return Answers(document)
+
+
+def last_answers() -> Answers | None:
+    """The last probe's document again: the grader asks for it when the message that carried
+    it was lost (its receive queue is small on purpose and drops messages in a flood)."""
+    return None if _last is None else Answers(_last)

@@ -123,3 +123,22 @@ def test_statuses_come_from_the_cells_own_failure_first():
     run = Execution(probe_status={"q": "error"}, section_failures={"q": "died"})
     assert question_status(run, "q") == Status.CRASHED
     assert question_status(Execution(probe_status={"q": "ok"}), "q") == Status.OK
+
+
+class LossyKernel(ScriptedKernel):
+    """Drops the message that carries a probe's answers, as a flooded receive queue does."""
+
+    def run(self, code, timeout=None, keep=None) -> CellOutcome:
+        self.ran.append(code)
+        if "run_probe" in code:
+            return CellOutcome("ok")  # the answers' message was lost
+        if "last_answers" in code:
+            return CellOutcome("ok", result=ANSWERS)
+        return CellOutcome("ok")
+
+
+def test_answers_lost_in_a_flood_are_asked_for_again():
+    """When a probe ran but its answers never arrived, does the runner ask the idle kernel
+    for them again instead of scoring the question zero?"""
+    run = execute([Item("probe", "a", "q1", "q1")], LossyKernel(), 60, 2**20)
+    assert run.documents["q1"] == json.loads(ANSWERS)

@@ -157,6 +157,8 @@ def execute(
             CellReport(item.label, outcome.status, outcome.error, time.monotonic() - began)
         )
         if item.question:
+            if outcome.status == "ok" and outcome.result is None:
+                outcome.result = _ask_again(kernel, deadline)
             run.probe_status[item.question] = outcome.status
             run.documents[item.question] = _parse(outcome.result)
             if pending_failure:
@@ -172,6 +174,26 @@ def execute(
             done.append(code)
     run.seconds = time.monotonic() - start
     return run
+
+
+ASK_AGAIN = (
+    "__builtins__.__import__('cs231n_utils.graded', fromlist=['last_answers']).last_answers()"
+)
+
+
+def _ask_again(kernel: SandboxedKernel, deadline: float, tries: int = 2) -> str | None:
+    """The probe's answers document once more, from an idle kernel: the message that carried it
+    can be dropped when the cell's output flooded the grader's small receive queue."""
+    for _ in range(tries):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        outcome = kernel.run(ASK_AGAIN, timeout=min(30.0, left), keep=MIME)
+        if outcome.status != "ok":
+            return None
+        if outcome.result is not None:
+            return outcome.result
+    return None
 
 
 def _parse(document: str | None) -> dict | None:
