@@ -64,8 +64,9 @@ class NotebookKernel:
         kernel.run("print(1)").stdout
     """
 
-    def __init__(self, nb, cwd, timeout: int = 300):
+    def __init__(self, nb, cwd, timeout: int = 300, env: dict[str, str] | None = None):
         self.nb = nb
+        self.env = env  # the kernel's environment variables; None: this process's
         # The client runs a scratch notebook of its own: nbclient stores each executed cell
         # at its index in the client's notebook, which must not overwrite `nb`.
         self._scratch = nbformat.v4.new_notebook(metadata=nb.metadata)
@@ -79,7 +80,7 @@ class NotebookKernel:
         self._context = None
 
     def __enter__(self) -> NotebookKernel:
-        self._context = self.client.setup_kernel()
+        self._context = self.client.setup_kernel(**({} if self.env is None else {"env": self.env}))
         self._context.__enter__()
         return self
 

@@ -140,7 +140,14 @@ def test_hand_grading_in_formgrader_round_trips(graded, server, page):
 
     page.goto(f"{server}/formgrader/submissions/{submission_id(out)}")
     score = page.locator(f"input#{WRITTEN}")
-    score.wait_for()
+    # formgrade.js saves a changed input only once it has fetched the grades and comments and
+    # bound them to the inputs: typing earlier (a slow machine) loses the grade. (Its
+    # formgrader.loaded stays false here: MathJax comes from a CDN this machine cannot reach.)
+    page.wait_for_function(
+        "() => typeof formgrader !== 'undefined' && formgrader.grades"
+        " && formgrader.grades.loaded && formgrader.comments && formgrader.comments.loaded",
+        timeout=60_000,
+    )
     assert "Grader: 0 / 3 points" in page.content()  # a failed test shows the verdict
     score.fill("1.5")
     score.press("Tab")

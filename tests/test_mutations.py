@@ -6,6 +6,7 @@ fail, and the grader's own judge compares their hidden answers with the solution
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 
 import pytest
@@ -41,13 +42,18 @@ def graded_tests(nb) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def kernels():
-    """One executed solution kernel per notebook, started on first use."""
+def kernels(tmp_path_factory):
+    """One executed solution kernel per notebook, started on first use. Its temporary folder
+    has a path like a student's laptop may have (a space, an accent, "x_"), which a notebook
+    that edits paths as strings gets wrong."""
     started = {}
+    tmp = tmp_path_factory.mktemp("kernels") / "Temp de José x_1"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
 
     def get(name):
         if name not in started:
-            started[name] = _start(name)
+            started[name] = _start(name, env)
         return started[name]
 
     yield get
@@ -55,8 +61,8 @@ def kernels():
         kernel.__exit__(None, None, None)
 
 
-def _start(name):
-    kernel = NotebookKernel(read(SOLUTIONS / name), cwd=SOLUTIONS)
+def _start(name, env):
+    kernel = NotebookKernel(read(SOLUTIONS / name), cwd=SOLUTIONS, env=env)
     kernel.__enter__()
     results = kernel.run_all()
     return kernel, results
