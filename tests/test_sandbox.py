@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from autograder.grading import sandbox
+from autograder.grading import cgroups, cli, sandbox
 
 HAVE_ROOT_AND_BWRAP = os.geteuid() == 0 and shutil.which("bwrap") is not None
 
@@ -76,13 +76,17 @@ def test_a_sandbox_that_still_sees_the_network_is_not_isolated(tmp_path, monkeyp
     assert bwrap.available and not network.available and "eth0" in network.detail
 
 
-def test_cgroup_controllers_that_are_missing_or_v2_only(tmp_path, monkeypatch):
-    monkeypatch.setattr(sandbox, "CGROUP_V1", tmp_path)
-    gone = sandbox.probe_cgroup("memory", "memory.limit_in_bytes", "1", "memory cap")
-    assert not gone.available and "not mounted" in gone.detail
-    (tmp_path / "cgroup.controllers").write_text("cpu io memory pids")
-    v2 = sandbox.probe_cgroup("pids", "pids.max", "1", "process cap")
-    assert not v2.available and "cgroup v2 only" in v2.detail
+def test_cgroup_that_is_missing_or_lacks_controllers(tmp_path, monkeypatch):
+    """Is a host without cgroups, or whose cgroup2 lacks memory and pids, reported so?"""
+    monkeypatch.setenv("CS231N_CGROUP_ROOT", str(tmp_path))
+    try:
+        gone = sandbox.probe_cgroup()
+        assert not gone.available and "no cgroup2 mount" in gone.detail
+        (tmp_path / "cgroup.controllers").write_text("cpu io")
+        v2 = sandbox.probe_cgroup()
+        assert not v2.available and "lacks memory and pids" in v2.detail
+    finally:
+        cgroups.chosen.cache_clear()  # the real host's choice for later tests
 
 
 def test_without_root_uids_are_not_separate(monkeypatch):
@@ -90,13 +94,42 @@ def test_without_root_uids_are_not_separate(monkeypatch):
     assert not sandbox.probe_uids().available
 
 
-def test_report_says_grading_would_not_be_isolated():
+def test_report_names_the_levels_left_and_what_they_do_not_protect():
+    """Without bubblewrap: is the sandbox missing, and `uid` the only weaker level offered,
+    with what it does not protect?"""
     capabilities = [
         sandbox.Capability("bubblewrap", False, "not installed"),
         sandbox.Capability("no network", False, "needs bubblewrap"),
-        sandbox.Capability("memory cap", True, "ok"),
-        sandbox.Capability("process cap", True, "ok"),
+        sandbox.Capability("cgroup", True, "ok"),
         sandbox.Capability("separate uids", True, "ok"),
+        sandbox.Capability("rlimits", True, "ok"),
     ]
+    assert sandbox.missing(capabilities) == ["bubblewrap", "no network"]
+    assert sandbox.available_levels(capabilities) == [sandbox.Isolation.UID, "none"]
     text = sandbox.report(capabilities)
-    assert "[NO] bubblewrap" in text and "NOT be isolated (missing: bubblewrap, no network)" in text
+    assert "[NO] bubblewrap" in text and "sandbox: NOT available (missing: bubblewrap" in text
+    assert "namespaces: NOT available" in text and "  uid: available" in text
+    assert "Weaker levels available: uid." in text and "no network isolation" in text
+
+
+def test_grading_refuses_a_missing_level_and_names_the_weaker_ones(monkeypatch, capsys):
+    """Without bubblewrap, does `cs231n-grade` refuse the sandbox and namespaces levels,
+    offering `uid` (and only that), and grade at `uid` when asked?"""
+    capabilities = [
+        sandbox.Capability("bubblewrap", False, "not installed"),
+        sandbox.Capability("no network", False, "needs bubblewrap"),
+        sandbox.Capability("cgroup", True, "ok"),
+        sandbox.Capability("separate uids", True, "ok"),
+        sandbox.Capability("rlimits", True, "ok"),
+    ]
+    monkeypatch.setattr(sandbox, "probe", lambda: capabilities)
+    for level in ("sandbox", "namespaces"):
+        args = cli.parse(["subs", "--out", "out", "--isolation", level])
+        with pytest.raises(SystemExit) as refused:
+            cli.isolation(args)
+        message = str(refused.value.code)
+        assert f"level '{level}' (missing: bubblewrap, no network)" in message
+        assert "--isolation uid (weaker" in message and "namespaces (weaker" not in message
+    args = cli.parse(["subs", "--out", "out", "--isolation", "uid"])
+    assert cli.isolation(args) is sandbox.Isolation.UID
+    assert "no network isolation" in capsys.readouterr().err

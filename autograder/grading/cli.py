@@ -1,6 +1,6 @@
 """cs231n-grade: grade a class's notebooks in parallel, in sandboxes, resumably.
 
-    cs231n-grade SUBMISSIONS --out DIR [--workers N] [--students ID...]
+    cs231n-grade SUBMISSIONS --out DIR [--workers N] [--students ID...] [--isolation LEVEL]
     cs231n-grade --check-sandbox
 
 SUBMISSIONS is a folder with one folder per student (its name is the student id), a .zip of
@@ -24,9 +24,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder.course import SOLUTIONS, notebook_names
+from autograder.course import REPO_ROOT, SOLUTIONS, notebook_names
 from autograder.exports import read_roster, roster_students, write_students
-from autograder.grading import sandbox
+from autograder.grading import sandbox, uids
 from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.jobs import ReferenceJob, Settings, StudentJob
 from autograder.grading.layouts import Entry, unpack
@@ -73,6 +73,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--check-sandbox", action="store_true", help="report the isolation available and exit"
     )
     parser.add_argument(
+        "--isolation",
+        type=sandbox.Isolation,
+        choices=[level for level in sandbox.Isolation if level is not sandbox.Isolation.NONE],
+        default=sandbox.Isolation.SANDBOX,
+        help="sandbox (default), or a weaker level where it is not available: namespaces, uid "
+        "(--check-sandbox says what each protects)",
+    )
+    parser.add_argument(
         UNSAFE_FLAG,
         dest="unsafe",
         action="store_true",
@@ -84,29 +92,78 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def isolation(args) -> bool:
-    """True to grade in the sandbox. Without it, exits unless the instructor explicitly
-    chose to run student code unisolated (the flag also forces that choice)."""
+def isolation(args) -> sandbox.Isolation:
+    """The isolation level to grade at: --isolation's (the sandbox by default). Exits when it
+    is not available here, naming the weaker levels that are, unless the instructor
+    explicitly chose to run student code unisolated (the flag also forces that choice)."""
     capabilities = sandbox.probe()
-    missing = sandbox.missing(capabilities)
+    missing = sandbox.missing(capabilities, args.isolation)
     if args.unsafe:
         banner = "!" * 78
         print(
             f"{banner}\nWARNING: grading WITHOUT A SANDBOX ({UNSAFE_FLAG}).\nStudent code "
             "runs with your privileges: it can read and change your files, the gradebook and\n"
             f"other students' work, and reach the network. Sandbox parts missing here: "
-            f"{', '.join(missing) or 'none'}.\n{banner}",
+            f"{', '.join(sandbox.missing(capabilities)) or 'none'}.\n{banner}",
             file=sys.stderr,
         )
-        return False
+        return sandbox.Isolation.NONE
     if missing:
         print(sandbox.report(capabilities), file=sys.stderr)
-        sys.exit(
-            f"\ncs231n-grade: refusing to run student code without isolation (missing: "
-            f"{', '.join(missing)}).\nInstall bubblewrap and run as root (see README), or pass "
-            f"{UNSAFE_FLAG} to grade with no sandbox at all."
+        levels = list(sandbox.Isolation)
+        weaker = [
+            str(level)
+            for level in sandbox.available_levels(capabilities)
+            if levels.index(level) > levels.index(args.isolation)
+            and level is not sandbox.Isolation.NONE
+        ]
+        offer = (
+            f"--isolation {' or '.join(weaker)} (weaker: see above what each does not protect)"
+            if weaker
+            else "no weaker level works here either"
         )
-    return True
+        sys.exit(
+            f"\ncs231n-grade: refusing to run student code at isolation level "
+            f"'{args.isolation}' (missing: {', '.join(missing)}).\nInstall bubblewrap and run "
+            f"as root (see README); available here: {offer}; or pass {UNSAFE_FLAG} to grade "
+            "with no sandbox at all."
+        )
+    if args.isolation is not sandbox.Isolation.SANDBOX:
+        print(
+            f"cs231n-grade: isolation level '{args.isolation}': it does not protect against "
+            f"{sandbox.LEVELS[args.isolation].does_not}.",
+            file=sys.stderr,
+        )
+    return args.isolation
+
+
+def protected_paths(out: Path, hidden: list[str]) -> list[Path]:
+    """What a kernel at the `uid` level must not read: the solutions, the git history (it
+    holds them), the sample submissions (a complete one is a solution), the grading folder
+    (references, gradebook, unpacked submissions) and the submissions."""
+    paths = [SOLUTIONS, REPO_ROOT / "data" / "sample_submissions", out, *map(Path, hidden)]
+    git = REPO_ROOT / ".git"
+    if git.is_file():  # a worktree: its objects live in the main checkout's git folder
+        gitdir = Path(git.read_text().split(":", 1)[1].strip())
+        common = gitdir / "commondir"
+        git = (gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir
+    return [*paths, git]
+
+
+def protect(out: Path, hidden: list[str], slot_uids: list[int]) -> None:
+    """Before grading at the `uid` level: make the grading folder private (0700, it is the
+    grader's), then check, as each worker's uid for real, that none of protected_paths can be
+    read; exit naming the ones that can."""
+    out.chmod(0o700)
+    paths = [p for p in protected_paths(out, hidden) if p.exists()]
+    readable = sorted({str(p) for uid in slot_uids for p in uids.readable_by(uid, paths)})
+    if readable:
+        sys.exit(
+            "cs231n-grade: at isolation level 'uid' the student's kernel could read:\n  "
+            + "\n  ".join(readable)
+            + "\nMake them unreadable to other users (e.g. chmod -R o-rwx PATH, or chmod 700 "
+            "the folder that holds them), then run again."
+        )
 
 
 def lock(out: Path):
@@ -153,7 +210,7 @@ def find_students(args, out: Path, notebooks: list[str]):
 
 def grade(args) -> int:
     out = args.out.resolve()
-    isolated = isolation(args)
+    level = isolation(args)
     handle = lock(out)
     remove_stale_cgroups()
     notebooks = args.notebooks or [Path(n).stem for n in notebook_names()]
@@ -182,9 +239,12 @@ def grade(args) -> int:
             cell_timeout_s=args.cell_timeout,
         ),
         notebook_timeout_s=args.notebook_timeout,
-        isolated=isolated,
+        isolation=level,
         hidden=[str(out), str(folder), str(args.submissions.resolve())],
     )
+    if level is sandbox.Isolation.UID:
+        workers = max(1, args.workers)
+        protect(out, settings.hidden, [sandbox.FIRST_SANDBOX_UID + w for w in range(workers)])
     executor = LocalExecutor(max(1, args.workers))
     progress = not args.no_progress
     try:

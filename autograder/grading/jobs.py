@@ -23,6 +23,7 @@ from autograder.grading.kernel import SandboxedKernel
 from autograder.grading.messages import Limits
 from autograder.grading.names import file_stem
 from autograder.grading.runner import Course, Execution, GraderError, execute, plan
+from autograder.grading.sandbox import Isolation
 from autograder.notebooks import grade_id, read
 from autograder.redaction import error_kind
 from autograder.results import (
@@ -44,7 +45,7 @@ PACKAGES = ("autograder", "cs231n_utils")  # every source file of these can chan
 class Settings:
     limits: Limits = field(default_factory=Limits)
     notebook_timeout_s: float = 900.0
-    isolated: bool = True
+    isolation: Isolation = Isolation.SANDBOX
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
     max_record_bytes: int = 16 * 2**20
 
@@ -87,7 +88,7 @@ def _kernel(name: str, worker: int, settings: Settings) -> SandboxedKernel:
         worker=worker,
         limits=settings.limits,
         hidden=[Path(p) for p in settings.hidden],
-        isolated=settings.isolated,
+        isolation=settings.isolation,
     )
 
 

@@ -6,11 +6,16 @@ host's loopback), sees the system read-only, the course's helper package and dat
 and nothing else of the repository, the grading folder or the submissions. It may write only
 to its private /tmp (its working folder and HOME), a size-capped tmpfs; the socket folder is
 handed back to root once the kernel is up. It runs as an unprivileged uid in cgroup v1
-`memory` and `pids` groups, so a memory blow-up or a fork bomb hits its own limits, and
+cgroup (v2 or v1, `cgroups.py`), so a memory blow-up or a fork bomb hits its own limits, and
 `kill()` ends every process it started, double-forked daemons included.
 
-`isolated=False` runs a plain kernel with the same timeouts and output caps and none of the
-isolation, for machines without bubblewrap whose instructor chose to trust the code.
+That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
+`namespaces`: the same bubblewrap sandbox and uid, rlimits instead of the cgroup, and the
+kernel's processes killed with its PID namespace, then by uid. `uid`: no bubblewrap; the kernel
+runs as the slot's uid with rlimits, in a private working folder (also its HOME and TMPDIR) with
+a minimal environment, and every process of the uid is killed when it ends. `none` runs a plain
+kernel with the same timeouts and output caps and none of the isolation, for machines without
+bubblewrap whose instructor chose to trust the code.
 
 The grader's side of the connection is bounded too: the kernel is the student's code, so no
 message it sends may size an allocation here. ZeroMQ drops a message over MAX_MESSAGE_BYTES
@@ -33,7 +38,7 @@ import zmq
 from jupyter_client import KernelManager
 
 from autograder.course import REPO_ROOT
-from autograder.grading.cgroups import Cgroup
+from autograder.grading import cgroups
 from autograder.grading.messages import (
     MALFORMED,
     TOO_LARGE,
@@ -44,7 +49,8 @@ from autograder.grading.messages import (
     fail,
 )
 from autograder.grading.names import file_stem
-from autograder.grading.sandbox import FIRST_SANDBOX_UID, bwrap_command
+from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation, bwrap_command
+from autograder.grading.uids import kill_uid
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 
@@ -59,22 +65,23 @@ class SandboxedKernel:
         limits: Limits | None = None,
         read_only: list[Path] = (),
         hidden: list[Path] = (),
-        isolated: bool = True,
+        isolation: Isolation = Isolation.SANDBOX,
     ):
         self.name = name
         self.uid = FIRST_SANDBOX_UID + worker
         self.limits = limits or Limits()
         self.read_only = [Path(p) for p in read_only]
         self.hidden = [Path(p).resolve() for p in hidden]  # e.g. the grading folder
-        self.isolated = isolated
+        self.isolation = Isolation(isolation)
         stem = file_stem(name)  # a student id may be long or odd: file names are bounded
         self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
         group = f"{stem}-w{worker}-{os.getpid()}"  # unique among this grader's kernels
         self.cgroup = (
-            Cgroup.create(group, self.limits.memory_bytes, self.limits.processes)
-            if isolated
+            cgroups.create(group, self.limits.memory_bytes, self.limits.processes)
+            if self.isolation is Isolation.SANDBOX
             else None
         )
+        self.work: Path | None = None  # the `uid` level's working folder
         self.km: KernelManager | None = None
         self.kc = None
         self._context: zmq.Context | None = None
@@ -107,7 +114,6 @@ class SandboxedKernel:
                 if any(parent != h and parent.is_relative_to(h) for h in hidden):
                     binds += ["--perms", "0755", "--dir", str(parent)]
             binds += ["--ro-bind", str(path), str(path)]
-        drop = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
         sandbox = bwrap_command(
             [
                 *hide,
@@ -121,18 +127,35 @@ class SandboxedKernel:
                 "--setenv", "MPLBACKEND", "agg",
                 "--unsetenv", "JPY_PARENT_PID",  # the grader's pid is invisible in here
                 "--",
-                *drop,
-                "--",
-                *kernel_cmd,
+                *self._drop(kernel_cmd),
             ],
             user_namespace=False,
             tmp_bytes=self.limits.tmp_bytes,
         )  # fmt: skip
+        if self.cgroup is None:  # namespaces: rlimits (in _drop) instead of a cgroup
+            return sandbox
         # A root shell puts itself into the cgroups and execs bubblewrap, which builds the
         # sandbox as root and starts the kernel in it as the unprivileged uid; everything the
         # kernel starts inherits the cgroups.
         join = "; ".join(f"echo $$ > {f}" for f in self.cgroup.procs_files())
         return ["/bin/sh", "-c", f'{join}; exec "$@"', "sh", *sandbox]
+
+    def _drop(self, kernel_cmd: list[str]) -> list[str]:
+        """kernel_cmd as the slot's uid, with no groups; without a cgroup, under rlimits:
+        address space per process, processes (threads) of the uid, no core files, and for the
+        `uid` level, whose files are on disk, the size of each file it writes."""
+        drop = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--"]
+        if self.cgroup is not None:
+            return [*drop, *kernel_cmd]
+        limits = [
+            "prlimit",
+            f"--as={self.limits.memory_bytes}",
+            f"--nproc={self.limits.processes}",
+            "--core=0",
+        ]
+        if self.isolation is Isolation.UID:
+            limits.append(f"--fsize={self.limits.tmp_bytes}")
+        return [*limits, "--", *drop, *kernel_cmd]
 
     def _chown_scratch(self, uid: int) -> None:
         for path in [self.scratch, *self.scratch.iterdir()]:
@@ -144,9 +167,11 @@ class SandboxedKernel:
         class Manager(KernelManager):
             def format_kernel_cmd(self, extra_arguments=None):
                 command = super().format_kernel_cmd(extra_arguments)
-                return sandboxed._command(command) if sandboxed.isolated else command
+                if sandboxed.isolation is Isolation.UID:
+                    return sandboxed._drop(command)
+                return sandboxed._command(command)
 
-        if not self.isolated:
+        if self.isolation is Isolation.NONE:
             self.km = KernelManager(kernel_name="python3")
             self.km.start_kernel(cwd=str(self.scratch), env=self._plain_env(), **QUIET)
         else:
@@ -158,13 +183,18 @@ class SandboxedKernel:
             self.km.connection_file = str(self.scratch / "kernel.json")
             self.km.write_connection_file()  # before the kernel starts, so that it can read it
             self._chown_scratch(self.uid)  # the kernel creates its sockets in here
-            self.km.start_kernel(**QUIET)
+            if self.isolation is Isolation.UID:
+                self.work = Path(tempfile.mkdtemp(prefix=f"{self.scratch.name}-work-"))
+                os.chown(self.work, self.uid, self.uid)
+                self.km.start_kernel(cwd=str(self.work), env=self._uid_env(), **QUIET)
+            else:
+                self.km.start_kernel(**QUIET)
         self._context = bounded_context()
         self.kc = self.km.client(context=self._context)
         self.kc.start_channels()
         self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         self.kc.wait_for_ready(timeout=120)
-        if self.isolated:
+        if self.isolation is not Isolation.NONE:
             # The sockets exist: from now on the kernel may not write to this (disk-backed)
             # folder; its only writable place is its size-capped /tmp.
             self._chown_scratch(0)
@@ -172,6 +202,16 @@ class SandboxedKernel:
     def _plain_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
         env.update(OMP_NUM_THREADS="1", MPLBACKEND="agg", CS231N_DATA=str(REPO_ROOT / "data"))
+        return env
+
+    def _uid_env(self) -> dict[str, str]:
+        """The `uid` level's environment: only what a kernel needs, none of the grader's
+        other variables (a token in the environment would be the student's to read)."""
+        keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "PYDEVD_DISABLE_FILE_VALIDATION")
+        env = {k: os.environ[k] for k in keep if k in os.environ}
+        work = str(self.work)
+        env.update(HOME=work, TMPDIR=work, OMP_NUM_THREADS="1", MPLBACKEND="agg")
+        env.update(CS231N_DATA=str(REPO_ROOT / "data"))
         return env
 
     def kill(self) -> None:
@@ -186,10 +226,17 @@ class SandboxedKernel:
         if self.cgroup is not None:
             self.cgroup.kill_all()
         elif self.km is not None and self.km.has_kernel:
+            # namespaces: bubblewrap's end takes its PID namespace, and every process in it,
+            # along; uid: the kernel alone. Then anything left of the uid is killed.
             self.km.shutdown_kernel(now=True)
+        if self.isolation in (Isolation.NAMESPACES, Isolation.UID):
+            kill_uid(self.uid)
         if self.km is not None:
             self.km.cleanup_resources()
             self.km = None
+        if self.work is not None:
+            subprocess.run(["rm", "-rf", str(self.work)], check=False)
+            self.work = None
 
     def restart(self) -> None:
         self.kill()

@@ -1,26 +1,89 @@
-"""What isolation this machine offers for running student notebooks.
+"""What isolation this machine offers for running student notebooks, and the named levels of
+isolation the grader can run them at.
 
-    python -m autograder.grading.sandbox    # print the report; exit 1 if grading would be unsafe
+    python -m autograder.grading.sandbox    # print the report; exit 1 if `sandbox` is missing
 
-The batch grader runs every student kernel inside bubblewrap (its own mount, network, PID and
-IPC namespaces, a read-only view of the system, no view of solutions/ or the gradebook), in
-cgroup v1 `memory` and `pids` groups (a memory cap and a process cap), as an unprivileged uid
-of its own per worker (RLIMIT_NPROC counts per uid and is ignored for root). This module only
-finds out which of these work here, by trying each one for real.
+Levels (`Isolation`), strongest first; `cs231n-grade --isolation LEVEL` picks one:
+
+- `sandbox` (the default): bubblewrap (its own mount, network, PID and IPC namespaces, a
+  read-only view of the system, no view of solutions/ or the gradebook), a cgroup (v2, or v1
+  where that is what the host has: `cgroups.py`) with a memory cap and a process cap, and an
+  unprivileged uid of its own per worker.
+- `namespaces`: bubblewrap's namespaces and the uid as above, and rlimits instead of a cgroup.
+- `uid`: no bubblewrap (Docker containers, Gradescope's among them, cannot run it): the uid and
+  rlimits only.
+- `none`: no isolation at all (`--unsafe-run-student-code-without-sandbox`).
+
+`LEVELS` says what each protects and what it does not. This module finds out which parts work
+here by trying each one for real.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-CGROUP_V1 = Path("/sys/fs/cgroup")
+from autograder.grading import cgroups
+
 FIRST_SANDBOX_UID = 61000  # uids FIRST_SANDBOX_UID + worker index run the student kernels
-REQUIRED = ("bubblewrap", "no network", "memory cap", "process cap", "separate uids")
+
+
+class Isolation(enum.StrEnum):
+    SANDBOX = "sandbox"
+    NAMESPACES = "namespaces"
+    UID = "uid"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Level:
+    needs: tuple[str, ...]  # Capability names
+    protects: str
+    does_not: str
+
+
+LEVELS = {
+    Isolation.SANDBOX: Level(
+        ("bubblewrap", "no network", "cgroup", "separate uids"),
+        "no network; the system read-only; the repository, solutions, grading folder and "
+        "submissions hidden; a private size-capped /tmp as the only writable place; one memory "
+        "cap and one process cap for the kernel and all it starts (an out-of-memory is "
+        "reported as such); everything it started is killed through its cgroup",
+        "a kernel exploit (the host's kernel is shared); files the sandbox shows read-only "
+        "(the interpreter, cs231n_utils, data/)",
+    ),
+    Isolation.NAMESPACES: Level(
+        ("bubblewrap", "no network", "separate uids", "rlimits"),
+        "as `sandbox` for the network, files and /tmp; address space per process "
+        "(RLIMIT_AS) and processes of the uid (RLIMIT_NPROC); everything it started dies with "
+        "its PID namespace",
+        "no cgroup: memory is capped per process, not in total (processes x cap); an "
+        "out-of-memory shows as a MemoryError or a crash, not as `memory`; and what `sandbox` "
+        "does not protect",
+    ),
+    Isolation.UID: Level(
+        ("separate uids", "rlimits"),
+        "other users' files that are not world-readable (the grader refuses to start unless "
+        "the solutions, the git history, the sample and student submissions and the grading "
+        "folder are unreadable to the uid); address space per process, processes of the uid "
+        "and file size (rlimits); every process of the uid is killed after each kernel",
+        "no network isolation (it reaches whatever the host reaches, the host's loopback "
+        "included); it reads every world-readable file on the host and writes world-writable "
+        "places (/tmp, /dev/shm, shared with the host); memory is capped per process only and "
+        "an out-of-memory shows as a MemoryError or a crash; a kernel exploit",
+    ),
+    Isolation.NONE: Level(
+        (),
+        "nothing: only the timeouts and output caps",
+        "everything: student code runs with your privileges, reads and changes your files, "
+        "the gradebook and other students' work, and reaches the network",
+    ),
+}
+REQUIRED = LEVELS[Isolation.SANDBOX].needs
 
 
 @dataclass(frozen=True)
@@ -114,27 +177,29 @@ def probe_bubblewrap() -> list[Capability]:
     ]
 
 
-def probe_cgroup(controller: str, limit_file: str, value: str, label: str) -> Capability:
-    """Whether a cgroup v1 group can be created under `controller` and limited."""
-    base = CGROUP_V1 / controller
-    if not (base / "cgroup.procs").exists():
-        v2 = CGROUP_V1 / "cgroup.controllers"
-        where = f"cgroup v2 only ({v2.read_text().strip()})" if v2.exists() else "not mounted"
-        return Capability(label, False, f"cgroup v1 {controller} controller {where}")
-    group = base / f"cs231n-probe-{os.getpid()}"
-    try:
-        group.mkdir()
-        (group / limit_file).write_text(value)
-        return Capability(label, True, f"cgroup v1 {controller}: {base}")
-    except OSError as error:
-        return Capability(label, False, f"cannot create a {controller} cgroup: {error.strerror}")
-    finally:
-        if group.exists():
-            group.rmdir()
+def probe_cgroup() -> Capability:
+    """Which cgroup version works here, tried for real (`cgroups.probe`); later kernels use
+    the version found."""
+    cgroups.chosen.cache_clear()
+    choice = cgroups.chosen()
+    return Capability("cgroup", choice.version is not None, choice.reason)
+
+
+def probe_rlimits() -> Capability:
+    """Whether prlimit can start a program with the limits the rlimit levels use."""
+    path = shutil.which("prlimit")
+    if path is None:
+        return Capability("rlimits", False, "prlimit not installed (util-linux)")
+    result = _run([path, "--as=1073741824", "--nproc=64", "--fsize=1048576", "--", "true"])
+    if result.returncode != 0:
+        return Capability("rlimits", False, f"prlimit failed: {result.stderr.strip()}")
+    return Capability("rlimits", True, f"{path}: RLIMIT_AS, RLIMIT_NPROC, RLIMIT_FSIZE")
 
 
 def probe_uids() -> Capability:
     """Whether worker kernels can run as unprivileged uids of their own."""
+    if shutil.which("setpriv") is None:
+        return Capability("separate uids", False, "setpriv not installed (util-linux)")
     if os.geteuid() != 0:
         return Capability(
             "separate uids",
@@ -158,26 +223,44 @@ def probe_uids() -> Capability:
 
 def probe() -> list[Capability]:
     """Try every kind of isolation the grader uses; one Capability each."""
-    return [
-        *probe_bubblewrap(),
-        probe_cgroup("memory", "memory.limit_in_bytes", str(256 * 2**20), "memory cap"),
-        probe_cgroup("pids", "pids.max", "64", "process cap"),
-        probe_uids(),
-    ]
+    return [*probe_bubblewrap(), probe_cgroup(), probe_uids(), probe_rlimits()]
 
 
-def missing(capabilities: list[Capability]) -> list[str]:
-    """Names of required isolation features that are not available."""
-    return [c.name for c in capabilities if c.name in REQUIRED and not c.available]
+def missing(capabilities: list[Capability], level: Isolation = Isolation.SANDBOX) -> list[str]:
+    """Names of the capabilities `level` needs that are not available."""
+    have = {c.name for c in capabilities if c.available}
+    return [name for name in LEVELS[level].needs if name not in have]
+
+
+def available_levels(capabilities: list[Capability]) -> list[Isolation]:
+    return [level for level in Isolation if not missing(capabilities, level)]
 
 
 def report(capabilities: list[Capability]) -> str:
-    lines = ["Sandbox for student code on this machine:", *map(str, capabilities)]
+    lines = ["Sandbox for student code on this machine:", *map(str, capabilities), ""]
+    lines.append("Isolation levels (cs231n-grade --isolation LEVEL; strongest first):")
+    for level, spec in LEVELS.items():
+        gaps = missing(capabilities, level)
+        state = "available" if not gaps else "NOT available (missing: " + ", ".join(gaps) + ")"
+        if level is Isolation.NONE:
+            state = "only with --unsafe-run-student-code-without-sandbox"
+        lines += [
+            f"  {level}: {state}",
+            f"    protects: {spec.protects}",
+            f"    does not: {spec.does_not}",
+        ]
     gaps = missing(capabilities)
     if gaps:
+        weaker = [str(level) for level in available_levels(capabilities)[:-1]]
         lines.append(
-            "Grading would NOT be isolated (missing: " + ", ".join(gaps) + "). Student code "
-            "could read solutions, reach the network or exhaust the machine."
+            "Grading in the full sandbox is NOT possible here (missing: "
+            + ", ".join(gaps)
+            + "). "
+            + (
+                "Weaker levels available: " + ", ".join(weaker) + "."
+                if weaker
+                else "No weaker level is available either."
+            )
         )
     else:
         lines.append("All isolation the grader needs is available.")

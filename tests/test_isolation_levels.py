@@ -1,0 +1,145 @@
+"""The weaker isolation levels for real: a kernel at `namespaces` (bubblewrap, uid, rlimits)
+and at `uid` (uid and rlimits only). Is what each promises kept, and is what `uid` does not
+protect really unprotected (so that the report says the truth)?"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from autograder.grading import cli, sandbox, uids
+from autograder.grading.kernel import Limits, SandboxedKernel
+from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation
+
+pytestmark = [
+    pytest.mark.xdist_group("sandbox"),  # with the other kernels' tests: uids are shared
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("bwrap") is None,
+        reason="needs root and bubblewrap (.ci/run installs it)",
+    ),
+]
+# Slots no other test file uses, and a set per xdist worker (without --dist loadgroup both
+# may run these): a kernel's end kills every process of its uid, so no two kernels share one.
+XDIST = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+FIRST_SLOT = 6 + 4 * XDIST
+SLOT = {Isolation.NAMESPACES: FIRST_SLOT, Isolation.UID: FIRST_SLOT + 1}
+LIMITS = Limits(memory_bytes=2 * 2**30, processes=64, cell_timeout_s=10)
+
+
+@pytest.fixture(scope="module", params=[Isolation.NAMESPACES, Isolation.UID], ids=str)
+def kernel(request):
+    slot = SLOT[request.param]
+    with SandboxedKernel("level", worker=slot, limits=LIMITS, isolation=request.param) as k:
+        yield k
+
+
+@pytest.fixture(scope="module")
+def folders():
+    """A 0700 folder of root's and a world-readable one, each with a file."""
+    base = Path("/var/tmp") / f"cs231n-levels-{uuid.uuid4().hex[:8]}"
+    secret, public = base / "secret", base / "public"
+    for folder, mode in ((secret, 0o700), (public, 0o755)):
+        folder.mkdir(parents=True)
+        folder.chmod(mode)
+        (folder / "answers.txt").write_text("42")
+    base.chmod(0o755)
+    yield secret, public
+    subprocess.run(["rm", "-rf", str(base)], check=True)
+
+
+def test_runs_as_the_slots_uid_and_cannot_read_a_private_folder(kernel, folders):
+    secret, public = folders
+    out = kernel.run(
+        "import os\nprint(os.getuid())\n"
+        f"for path in [{str(secret)!r}, {str(public)!r}]:\n"
+        "    try:\n        print(open(path + '/answers.txt').read())\n"
+        "    except OSError as e:\n        print(type(e).__name__)"
+    )
+    assert out.status == "ok", out
+    assert out.stdout.split() == [str(kernel.uid), "PermissionError", "42"]
+
+
+def test_the_process_limit_stops_a_fork_bomb(kernel):
+    out = kernel.run(
+        "import subprocess\nprocs = []\n"
+        "try:\n    for _ in range(500):\n"
+        "        procs.append(subprocess.Popen(['sleep', '30']))\n"
+        "except OSError as e:\n    print('stopped at', len(procs))\n"
+        "for p in procs: p.kill()\nfor p in procs: p.wait()",
+        timeout=60,
+    )
+    assert out.status == "ok" and out.stdout.startswith("stopped at"), out
+    assert int(out.stdout.split()[-1]) < LIMITS.processes
+
+
+def test_the_memory_limit_stops_a_memory_hog(kernel):
+    """No cgroup: the out-of-memory is a MemoryError (or a crash), not `memory`."""
+    out = kernel.run("chunks = []\nwhile True: chunks.append(bytearray(2**27))", timeout=60)
+    assert (out.status, out.error) == ("error", "MemoryError: ") or out.status == "died", out
+    assert kernel.run("print('back')").stdout == "back\n"
+
+
+def test_the_network_is_cut_by_namespaces_only(kernel):
+    """`namespaces` cuts the network; `uid` does not, as --check-sandbox says."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        out = kernel.run(
+            "import socket\ntry:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('reached')\n"
+            "except OSError as e:\n    print('blocked')"
+        )
+    expected = "blocked" if kernel.isolation is Isolation.NAMESPACES else "reached"
+    assert out.stdout.strip() == expected
+    assert ("no network isolation" in sandbox.LEVELS[kernel.isolation].does_not) == (
+        expected == "reached"
+    )
+
+
+@pytest.mark.parametrize("level", [Isolation.NAMESPACES, Isolation.UID], ids=str)
+def test_no_process_of_the_uid_survives_the_kernel(level):
+    """Does a double-forked daemon, in a session of its own, die with its kernel?"""
+    slot = SLOT[level] + 2
+    uid = FIRST_SANDBOX_UID + slot
+    with SandboxedKernel("daemon", worker=slot, limits=LIMITS, isolation=level) as k:
+        out = k.run(
+            "import subprocess, time\n"
+            "subprocess.run(['sh', '-c', '(setsid sleep 600 &); exit 0'])\n"
+            "time.sleep(0.5)\nprint('spawned')"
+        )
+        assert out.stdout == "spawned\n"
+        kernel_pid = k.km.provisioner.pid
+        daemons = [p for p in uids.processes_of(uid) if p != kernel_pid]
+        assert daemons, "the daemon should be running while the kernel is"
+    assert uids.processes_of(uid) == []
+
+
+def test_readable_by_finds_what_a_uid_can_read(folders, tmp_path):
+    """A 0700 folder is unreadable; a world-readable one is found; so is a readable file in a
+    folder that can be entered but not listed (its name is no secret)."""
+    secret, public = folders
+    hidden_names = public.parent / "unlisted"
+    hidden_names.mkdir(mode=0o711, exist_ok=True)
+    hidden_names.chmod(0o711)
+    (hidden_names / "solution.ipynb").write_text("{}")
+    found = uids.readable_by(FIRST_SANDBOX_UID, [secret, public, hidden_names])
+    assert found == [public, hidden_names / "solution.ipynb"]
+
+
+def test_the_uid_level_refuses_readable_solutions_and_hides_the_grading_folder(folders, tmp_path):
+    """cs231n-grade --isolation uid: is the grading folder made 0700, and grading refused,
+    naming the path, while the submissions are world-readable?"""
+    _, public = folders
+    out = tmp_path / "grading"
+    out.mkdir(mode=0o755)
+    args = argparse.Namespace(isolation=Isolation.UID, unsafe=False)
+    assert cli.isolation(args) is Isolation.UID
+    with pytest.raises(SystemExit, match=str(public)):
+        cli.protect(out, [str(public)], [FIRST_SANDBOX_UID])
+    assert out.stat().st_mode & 0o777 == 0o700
