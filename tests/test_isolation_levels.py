@@ -140,6 +140,6 @@ def test_the_uid_level_refuses_readable_solutions_and_hides_the_grading_folder(f
     out.mkdir(mode=0o755)
     args = argparse.Namespace(isolation=Isolation.UID, unsafe=False)
     assert cli.isolation(args) is Isolation.UID
-    with pytest.raises(SystemExit, match=str(public)):
-        cli.protect(out, [str(public)], [FIRST_SANDBOX_UID])
+    with pytest.raises(PermissionError, match=str(public)):
+        uids.protect(out, [str(public)], [FIRST_SANDBOX_UID])
     assert out.stat().st_mode & 0o777 == 0o700

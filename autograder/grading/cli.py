@@ -24,7 +24,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder.course import REPO_ROOT, SOLUTIONS, notebook_names
+from autograder.course import SOLUTIONS, notebook_names
 from autograder.exports import read_roster, roster_students, write_students
 from autograder.grading import sandbox, uids
 from autograder.grading.cgroups import remove_stale_cgroups
@@ -130,40 +130,11 @@ def isolation(args) -> sandbox.Isolation:
         )
     if args.isolation is not sandbox.Isolation.SANDBOX:
         print(
-            f"cs231n-grade: isolation level '{args.isolation}': it does not protect against "
+            f"cs231n-grade: grading at isolation level '{args.isolation}'. Not protected: "
             f"{sandbox.LEVELS[args.isolation].does_not}.",
             file=sys.stderr,
         )
     return args.isolation
-
-
-def protected_paths(out: Path, hidden: list[str]) -> list[Path]:
-    """What a kernel at the `uid` level must not read: the solutions, the git history (it
-    holds them), the sample submissions (a complete one is a solution), the grading folder
-    (references, gradebook, unpacked submissions) and the submissions."""
-    paths = [SOLUTIONS, REPO_ROOT / "data" / "sample_submissions", out, *map(Path, hidden)]
-    git = REPO_ROOT / ".git"
-    if git.is_file():  # a worktree: its objects live in the main checkout's git folder
-        gitdir = Path(git.read_text().split(":", 1)[1].strip())
-        common = gitdir / "commondir"
-        git = (gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir
-    return [*paths, git]
-
-
-def protect(out: Path, hidden: list[str], slot_uids: list[int]) -> None:
-    """Before grading at the `uid` level: make the grading folder private (0700, it is the
-    grader's), then check, as each worker's uid for real, that none of protected_paths can be
-    read; exit naming the ones that can."""
-    out.chmod(0o700)
-    paths = [p for p in protected_paths(out, hidden) if p.exists()]
-    readable = sorted({str(p) for uid in slot_uids for p in uids.readable_by(uid, paths)})
-    if readable:
-        sys.exit(
-            "cs231n-grade: at isolation level 'uid' the student's kernel could read:\n  "
-            + "\n  ".join(readable)
-            + "\nMake them unreadable to other users (e.g. chmod -R o-rwx PATH, or chmod 700 "
-            "the folder that holds them), then run again."
-        )
 
 
 def lock(out: Path):
@@ -243,8 +214,11 @@ def grade(args) -> int:
         hidden=[str(out), str(folder), str(args.submissions.resolve())],
     )
     if level is sandbox.Isolation.UID:
-        workers = max(1, args.workers)
-        protect(out, settings.hidden, [sandbox.FIRST_SANDBOX_UID + w for w in range(workers)])
+        slot_uids = [sandbox.FIRST_SANDBOX_UID + w for w in range(max(1, args.workers))]
+        try:
+            uids.protect(out, settings.hidden, slot_uids)
+        except PermissionError as error:
+            sys.exit(f"cs231n-grade: {error}")
     executor = LocalExecutor(max(1, args.workers))
     progress = not args.no_progress
     try:

@@ -1,5 +1,6 @@
 """The unprivileged uid of a worker slot, for the isolation levels without a cgroup: what it
-can read, and killing every process it has. Runs on the grader's side only, as root."""
+can read (`protect` checks it before grading at the `uid` level), and killing every process it
+has. Runs on the grader's side only, as root."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import signal
 import time
 from pathlib import Path
+
+from autograder.course import REPO_ROOT, SOLUTIONS
 
 
 def _as_uid(uid: int, work) -> int:
@@ -107,3 +110,32 @@ def kill_uid(uid: int, timeout: float = 10.0) -> None:
     left = processes_of(uid)
     if left:
         raise OSError(f"processes of uid {uid} survived {timeout:.0f} s of SIGKILL: {left}")
+
+
+def protected_paths(out: Path, hidden: list[str]) -> list[Path]:
+    """What a kernel at the `uid` level must not read: the solutions, the git history (it
+    holds them), the sample submissions (a complete one is a solution), the grading folder
+    (references, gradebook, unpacked submissions) and the folders the grader hides."""
+    paths = [SOLUTIONS, REPO_ROOT / "data" / "sample_submissions", out, *map(Path, hidden)]
+    git = REPO_ROOT / ".git"
+    if git.is_file():  # a worktree: its objects live in the main checkout's git folder
+        gitdir = Path(git.read_text().split(":", 1)[1].strip())
+        common = gitdir / "commondir"
+        git = (gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir
+    return [*paths, git]
+
+
+def protect(out: Path, hidden: list[str], slot_uids: list[int]) -> None:
+    """Before grading at the `uid` level: make the grading folder private (0700, it is the
+    grader's), then check, as each slot's uid for real, that none of protected_paths can be
+    read. Raises PermissionError naming the ones that can."""
+    out.chmod(0o700)
+    paths = [p for p in protected_paths(out, hidden) if p.exists()]
+    readable = sorted({str(p) for uid in slot_uids for p in readable_by(uid, paths)})
+    if readable:
+        raise PermissionError(
+            "at isolation level 'uid' the student's kernel could read:\n  "
+            + "\n  ".join(readable)
+            + "\nMake them unreadable to other users (e.g. chmod -R o-rwx PATH, or chmod 700 "
+            "the folder that holds them), then run again."
+        )
