@@ -5,9 +5,9 @@ its scratch folder, Jupyter's `ipc` transport, since a network namespace has no 
 host's loopback), sees the system read-only, the course's helper package and data read-only,
 and nothing else of the repository, the grading folder or the submissions. It may write only
 to its private /tmp (its working folder and HOME), a size-capped tmpfs; the socket folder is
-handed back to root once the kernel is up. It runs as an unprivileged uid in cgroup v1
-cgroup (v2 or v1, `cgroups.py`), so a memory blow-up or a fork bomb hits its own limits, and
-`kill()` ends every process it started, double-forked daemons included.
+handed back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (v2,
+or v1 where that is what the host has: `cgroups.py`), so a memory blow-up or a fork bomb hits
+its own limits, and `kill()` ends every process it started, double-forked daemons included.
 
 That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
 `namespaces`: the same bubblewrap sandbox and uid, rlimits instead of the cgroup, and the
