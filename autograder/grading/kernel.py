@@ -45,23 +45,31 @@ from autograder.grading.messages import (
 )
 from autograder.grading.names import file_stem
 from autograder.grading.sandbox import FIRST_SANDBOX_UID, bwrap_command
+from autograder.grading.slots import hold_slot
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 
 
 class SandboxedKernel:
-    """with SandboxedKernel("ada-01", worker=0) as kernel: kernel.run(code)"""
+    """with SandboxedKernel("ada-01") as kernel: kernel.run(code)
+
+    worker: the host-wide slot (autograder/grading/slots.py) the caller holds; None takes a
+    free one for the kernel's lifetime. The slot names the kernel's uid and cgroups."""
 
     def __init__(
         self,
         name: str,
-        worker: int = 0,
+        worker: int | None = None,
         limits: Limits | None = None,
         read_only: list[Path] = (),
         hidden: list[Path] = (),
         isolated: bool = True,
     ):
         self.name = name
+        self._slot = None
+        if worker is None:
+            self._slot = hold_slot()
+            worker = self._slot.__enter__()
         self.uid = FIRST_SANDBOX_UID + worker
         self.limits = limits or Limits()
         self.read_only = [Path(p) for p in read_only]
@@ -69,7 +77,7 @@ class SandboxedKernel:
         self.isolated = isolated
         stem = file_stem(name)  # a student id may be long or odd: file names are bounded
         self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
-        group = f"{stem}-w{worker}-{os.getpid()}"  # unique among this grader's kernels
+        group = f"{stem}-w{worker}-{os.getpid()}"  # unique on the machine: the slot is
         self.cgroup = (
             Cgroup.create(group, self.limits.memory_bytes, self.limits.processes)
             if isolated
@@ -205,6 +213,9 @@ class SandboxedKernel:
             self.cgroup.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
         self.scratch.with_name(f"{self.scratch.name}.empty").unlink(missing_ok=True)
+        if self._slot is not None:
+            self._slot.__exit__(None, None, None)
+            self._slot = None
 
     # ------------------------------------------------------------------------- running
 
