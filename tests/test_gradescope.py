@@ -316,3 +316,31 @@ def test_the_validator_rejects_what_the_specification_does_not_allow():
                 {"tests": [{"name": "q"}]}):  # fmt: skip
         with pytest.raises(AssertionError):
             validate(bad)
+
+
+def test_a_grader_failure_is_reported_as_the_graders(monkeypatch, tmp_path):
+    """When cs231n-grade cannot grade at all, does results.json say, for the submission and for
+    each question, that the grader failed and the student lost nothing, without a status that
+    reads as the student's?"""
+
+    def refuse(argv):
+        raise SystemExit("cs231n-grade: refusing to run student code without isolation")
+
+    monkeypatch.setattr(cli, "main", refuse)
+    monkeypatch.setattr(run, "choose_isolation", lambda: "sandbox")
+    (tmp_path / "submission").mkdir()
+    shutil.copy(SAMPLES / "complete" / f"{NOTEBOOKS[0]}.ipynb", tmp_path / "submission")
+    assert run.run(tmp_path) == 0
+    data = json.loads((tmp_path / "results" / "results.json").read_text())
+    validate(data)
+    assert data["score"] == 0 and run.STUDENT_NOTE in data["output"]
+    course_questions = {q for n in run.notebook_names() for q in run_questions(n)}
+    assert {q for _, q in by_question(data)} == course_questions
+    for test in data["tests"]:
+        assert "not yours" in test["output"] and test["score"] == 0, test
+
+
+def run_questions(notebook_file: str) -> set[str]:
+    """Every graded cell's id in a solution notebook."""
+    nb = read(SOLUTIONS / notebook_file)
+    return {nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("grade")}

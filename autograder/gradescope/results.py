@@ -67,8 +67,8 @@ def notebook_line(result: NotebookResult) -> str:
     elif result.status != Status.OK:
         why = withhold_secrets(result.message, secret_lines(result.notebook))
         text = STATUS_TEXT.get(result.status, result.status)
-        line = f"{result.notebook}: {text}" + (f" ({why})" if why and why != text else "")
-        line += f", 0 / {most:g} points"
+        line = f"{result.notebook}: {text}" + (f" ({why})" if why and why not in text else "")
+        line += ", 0 points"
     else:
         line = f"{result.notebook}: {points:g} / {most:g} points"
     waiting = [q for q in result.questions if q.status == Status.HAND and q.points is None]
