@@ -188,7 +188,8 @@ def test_samples_get_their_expected_scores(root, kind):
     data = grade(root, sample(kind), kind)
     tests = by_question(data)
     expected = expected_scores(kind)
-    assert expected and {k: t["score"] for k, t in tests.items() if k in expected} == expected
+    got = {k: t["score"] for k, t in tests.items() if k in expected}
+    assert expected and got == expected, [tests[k] for k in expected if got.get(k) != expected[k]]
     for key, points in expected.items():
         assert tests[key]["max_score"] >= points
         assert tests[key]["status"] == ("passed" if points == tests[key]["max_score"] else "failed")
@@ -253,9 +254,10 @@ def test_hostile_submissions_gain_nothing(root, student):
     data = grade(root, {adversarial.FILE: nbformat.writes(nb).encode()}, student)
     tests = by_question(data)
     got = {q: t["score"] for (n, q), t in tests.items() if n == adversarial.NOTEBOOK}
-    assert got == {q: points for q, (points, _) in HOSTILE_POINTS[student].items()} | {
+    expected = {q: points for q, (points, _) in HOSTILE_POINTS[student].items()} | {
         q: 0 for (n, q) in written_points() if n == adversarial.NOTEBOOK
     }
+    assert got == expected, [t for (n, q), t in tests.items() if got.get(q) != expected.get(q)]
     missing = [t for (n, _), t in tests.items() if n == "04_pytorch_autograd"]
     assert missing and all(t["score"] == 0 and "not submitted" in t["output"] for t in missing)
     assert "04_pytorch_autograd: notebook not submitted" in data["output"]
@@ -344,3 +346,25 @@ def run_questions(notebook_file: str) -> set[str]:
     """Every graded cell's id in a solution notebook."""
     nb = read(SOLUTIONS / notebook_file)
     return {nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("grade")}
+
+
+def test_a_submission_is_packed_as_one_cs231n_submit_zip(tmp_path):
+    """Is a zip uploaded alone taken as it is, and anything else (loose or nested notebooks, a
+    broken zip) packed under the student's folder, links left out?"""
+    submission, inbox = tmp_path / "submission", tmp_path / "inbox"
+    (submission / "nested").mkdir(parents=True)
+    (submission / "nested" / "01_numpy_gradients.ipynb").write_text("{}")
+    (submission / "link.ipynb").symlink_to("/etc/hostname")
+    with zipfile.ZipFile(run.pack(submission, inbox, "ada")) as zf:
+        assert zf.namelist() == ["ada/nested/01_numpy_gradients.ipynb"]
+    shutil.rmtree(submission)
+    submission.mkdir()
+    (submission / "mine.zip").write_bytes(b"not a zip")
+    with zipfile.ZipFile(run.pack(submission, inbox, "ada")) as zf:
+        assert zf.namelist() == ["ada/mine.zip"]
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("someone/01_numpy_gradients.ipynb", "{}")
+    shutil.copy(archive, submission / "mine.zip")
+    packed = run.pack(submission, inbox, "ada")
+    assert packed.name == "ada_dl_software.zip" and packed.read_bytes() == archive.read_bytes()

@@ -73,13 +73,13 @@ def student_of(metadata: Path) -> str:
 
 
 def pack(submission: Path, inbox: Path, student: str) -> Path:
-    """The submission as one cs231n-submit zip in `inbox`: a zip the student uploaded alone is
-    taken as it is; otherwise its regular files (no links) are packed, within the grader's
-    bounds on size and count."""
+    """The submission as one cs231n-submit zip in `inbox`: a readable zip the student uploaded
+    alone is taken as it is; otherwise its regular files (no links) are packed, within the
+    grader's bounds on size and count (a broken zip is then a file that is not a notebook)."""
     inbox.mkdir(parents=True, exist_ok=True)
     target = inbox / f"{student}_{ASSIGNMENT}.zip"
     files = sorted(p for p in submission.rglob("*") if p.is_file() and not p.is_symlink())
-    if len(files) == 1 and files[0].suffix.lower() == ".zip":
+    if len(files) == 1 and files[0].suffix.lower() == ".zip" and zipfile.is_zipfile(files[0]):
         shutil.copyfile(files[0], target)
         return target
     total = 0
@@ -110,7 +110,7 @@ def grade(base: Path, submission: Path, student: str) -> tuple[list[NotebookResu
         code = cli.main(argv)
         problem = "" if code == 0 else f"cs231n-grade exited with status {code}"
     except SystemExit as stop:  # cs231n-grade refused: its reason is on stdout for instructors
-        problem = f"cs231n-grade stopped: {stop.code}"
+        problem = f"cs231n-grade stopped: {stop.code}" if stop.code not in (0, None) else ""
     except Exception as error:
         problem = f"cs231n-grade failed: {type(error).__name__}: {error}"
     if problem:
