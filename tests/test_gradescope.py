@@ -26,8 +26,11 @@ import pytest
 
 from autograder.course import SAMPLES, SOLUTIONS
 from autograder.gradescope import build, run
+from autograder.gradescope.results import results_json
 from autograder.grading import cli, sandbox
+from autograder.grading.feedback import secret_lines
 from autograder.notebooks import hidden_lines, is_written_answer, nbgrader_meta, read
+from autograder.results import NotebookResult, QuestionResult
 
 NOTEBOOKS = ["01_numpy_gradients", "04_pytorch_autograd"]
 NAME = re.compile(r"^(?P<notebook>\w+): .*\((?P<question>\w+)\)$")
@@ -368,3 +371,35 @@ def test_a_submission_is_packed_as_one_cs231n_submit_zip(tmp_path):
     shutil.copy(archive, submission / "mine.zip")
     packed = run.pack(submission, inbox, "ada")
     assert packed.name == "ada_dl_software.zip" and packed.read_bytes() == archive.read_bytes()
+
+
+def test_results_say_why_a_notebook_or_question_was_not_graded_and_withhold_hidden_lines():
+    """Does results.json name a timeout, a crash and an unreadable notebook in the grader's
+    words, list the cells that failed, and withhold a message line that quotes a hidden test?"""
+    secret = sorted(secret_lines(NOTEBOOKS[0]))[0]
+    ran = NotebookResult("ada", NOTEBOOKS[0], "ok", "", [
+        QuestionResult("test_graph_gradients", 0.0, 2, "timeout", [f"got {secret}", "too slow"]),
+        QuestionResult("test_two_layer_loss", 0.0, 1, "crashed", []),
+        QuestionResult("test_training", 2.0, 2, "ok", []),
+    ], cells=[{"label": "cell 7", "status": "timeout"},
+              {"label": "cell 9", "status": "died"}])  # fmt: skip
+    unreadable = NotebookResult("ada", NOTEBOOKS[1], "invalid", "", [
+        QuestionResult("test_manual_loss", 0.0, 1, "invalid", ["not a notebook: not UTF-8"]),
+    ], message="not a notebook: not UTF-8")  # fmt: skip
+    data = results_json([unreadable, ran], 3.2)
+    validate(data)
+    assert data["score"] == 2 and data["execution_time"] == 3
+    lines = data["output"].splitlines()
+    assert lines[0] == f"{NOTEBOOKS[0]}: 2 / 5 points"
+    assert lines[1:3] == ["  cell 7: ran out of time", "  cell 9: crashed the kernel"]
+    assert (
+        lines[3]
+        == f"{NOTEBOOKS[1]}: notebook could not be read (not a notebook: not UTF-8), 0 points"
+    )
+    tests = by_question(data)
+    timeout = tests[(NOTEBOOKS[0], "test_graph_gradients")]
+    assert "ran out of time" in timeout["output"] and "too slow" in timeout["output"]
+    assert not [text for text in texts(data) if secret in text] and timeout["status"] == "failed"
+    assert "crashed the kernel" in tests[(NOTEBOOKS[0], "test_two_layer_loss")]["output"]
+    assert tests[(NOTEBOOKS[0], "test_training")]["status"] == "passed"
+    assert [t["number"] for t in data["tests"]] == ["1.1", "1.2", "1.3", "2.1"]
