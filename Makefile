@@ -10,7 +10,7 @@ GRADE_FLAGS ?=
 # nbgrader starts alembic as a subprocess: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install system-deps test-deps demo test test-fast release check-release lab grade lint format clean
+.PHONY: install system-deps test-deps demo test test-fast release check-release lab grade gradescope lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ lab: $(STAMP)
 ## grade: grade SUBMISSIONS (student folders, a class zip, cs231n-submit zips or a Canvas download) into OUT
 grade: $(STAMP) system-deps
 	$(BIN)/cs231n-grade $(SUBMISSIONS) --out $(OUT) $(GRADE_FLAGS)
+
+## gradescope: build/gradescope/autograder.zip, to upload as a Gradescope autograder
+## (NOTEBOOKS="01_numpy_gradients 04_pytorch_autograd" grades only those)
+gradescope: $(STAMP)
+	$(BIN)/python -m autograder.gradescope.build $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -65,10 +65,15 @@ def in_package(names, package: str) -> set[str]:
     ("package", "forbidden"),
     [("autograder.authoring", "autograder.grading"), ("autograder.grading", "autograder.authoring"),
      ("autograder.nbgrader_course", "autograder.grading"),
-     ("autograder.nbgrader_course", "autograder.authoring"), ("cs231n_utils", "autograder")],
+     ("autograder.nbgrader_course", "autograder.authoring"), ("cs231n_utils", "autograder"),
+     ("autograder.gradescope", "autograder.authoring"),
+     ("autograder.grading", "autograder.gradescope"),
+     ("autograder.nbgrader_course", "autograder.gradescope"),
+     ("autograder.authoring", "autograder.gradescope")],
 )  # fmt: skip
 def test_packages_do_not_import_across_their_boundary(package, forbidden):
-    """Do release building and grading stay apart, nbgrader's glue import neither, and the
+    """Do release building and grading stay apart, nbgrader's glue import neither, the
+    Gradescope autograder build on grading alone (nothing below it importing it), and the
     students' helpers nothing of the instructors' code?"""
     for name in in_package(MODULES, package):
         assert not in_package(imports(name), forbidden), f"{name} imports {forbidden}"
@@ -88,7 +93,8 @@ def test_the_trusted_side_imports_nothing_that_runs_in_the_kernel():
      "autograder.report", "autograder.exports",
      "autograder.grading.feedback", "autograder.grading.autograded", "autograder.exports",
      "autograder.grading.outputs", "autograder.grading.layouts",
-     "autograder.nbgrader_course.export"],
+     "autograder.nbgrader_course.export", "autograder.gradescope.results",
+     "autograder.gradescope.build"],
 )  # fmt: skip
 def test_exporters_do_not_import_the_kernel(exporter):
     """Does writing a CSV, a feedback page or formgrader's notebooks start no Jupyter client?"""

@@ -128,10 +128,9 @@ def test_hand_grading_in_formgrader_round_trips(graded, server, page):
     out, roster = graded
     page.goto(f"{server}/formgrader")
     page.wait_for_selector("text=dl_software")
-    page.wait_for_timeout(1500)
+    page.wait_for_selector("td:has-text('released')", timeout=60_000)  # the table, via AJAX
     page.screenshot(path=str(ARTIFACTS / "1-assignments.png"))
     assert page.locator("#warning-exchange, #warning-course-id").count() == 0
-    assert page.locator("td:has-text('released')").count() >= 1
 
     page.goto(f"{server}/formgrader/manage_students")
     page.wait_for_selector("text=Sample")

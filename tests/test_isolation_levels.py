@@ -25,18 +25,14 @@ pytestmark = [
         reason="needs root and bubblewrap (.ci/run installs it)",
     ),
 ]
-# Slots no other test file uses, and a set per xdist worker (without --dist loadgroup both
-# may run these): a kernel's end kills every process of its uid, so no two kernels share one.
-XDIST = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-FIRST_SLOT = 6 + 4 * XDIST
-SLOT = {Isolation.NAMESPACES: FIRST_SLOT, Isolation.UID: FIRST_SLOT + 1}
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64, cell_timeout_s=10)
 
 
 @pytest.fixture(scope="module", params=[Isolation.NAMESPACES, Isolation.UID], ids=str)
 def kernel(request):
-    slot = SLOT[request.param]
-    with SandboxedKernel("level", worker=slot, limits=LIMITS, isolation=request.param) as k:
+    # No worker given: the kernel takes a free host-wide slot, so no other kernel has its uid
+    # (its end kills every process of that uid).
+    with SandboxedKernel("level", limits=LIMITS, isolation=request.param) as k:
         yield k
 
 
@@ -105,19 +101,19 @@ def test_the_network_is_cut_by_namespaces_only(kernel):
 @pytest.mark.parametrize("level", [Isolation.NAMESPACES, Isolation.UID], ids=str)
 def test_no_process_of_the_uid_survives_the_kernel(level):
     """Does a double-forked daemon, in a session of its own, die with its kernel?"""
-    slot = SLOT[level] + 2
-    uid = FIRST_SANDBOX_UID + slot
-    with SandboxedKernel("daemon", worker=slot, limits=LIMITS, isolation=level) as k:
+    with SandboxedKernel("daemon", limits=LIMITS, isolation=level) as k:
         out = k.run(
             "import subprocess, time\n"
             "subprocess.run(['sh', '-c', '(setsid sleep 600 &); exit 0'])\n"
             "time.sleep(0.5)\nprint('spawned')"
         )
         assert out.stdout == "spawned\n"
-        kernel_pid = k.km.provisioner.pid
+        uid, kernel_pid = k.uid, k.km.provisioner.pid
         daemons = [p for p in uids.processes_of(uid) if p != kernel_pid]
         assert daemons, "the daemon should be running while the kernel is"
-    assert uids.processes_of(uid) == []
+        # the slot is still held here: nothing else runs as this uid until it is released
+        k.kill()
+        assert uids.processes_of(uid) == []
 
 
 def test_readable_by_finds_what_a_uid_can_read(folders, tmp_path):

@@ -29,7 +29,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def kernel():
     limits = Limits(memory_bytes=1 * 2**30, processes=64, cell_timeout_s=5)
-    with SandboxedKernel("test", worker=1, limits=limits) as k:
+    with SandboxedKernel("test", limits=limits) as k:
         yield k
 
 
@@ -38,8 +38,9 @@ def test_runs_as_its_own_user_and_finds_the_course_data(kernel):
         "import os\nfrom cs231n_utils.datasets import load_digits\n"
         "print(os.getuid(), load_digits()[0].shape)"
     )
+    assert kernel.uid >= sandbox.FIRST_SANDBOX_UID  # its slot's, never root's
     assert out.status == "ok" and out.stdout.split() == [
-        str(sandbox.FIRST_SANDBOX_UID + 1),
+        str(kernel.uid),
         "(1797,",
         "8,",
         "8)",
@@ -122,7 +123,7 @@ def test_stderr_is_kept_apart_from_the_verdict(kernel):
 def test_nothing_survives_the_kernel():
     """Does a double-forked daemon die with its kernel?"""
     tag = f"cs231n-daemon-{uuid.uuid4().hex[:8]}"
-    with SandboxedKernel("daemon", worker=2) as k:
+    with SandboxedKernel("daemon") as k:
         out = k.run(
             "import subprocess, sys, time\n"
             "sleeper = [sys.executable, '-c', 'import time; time.sleep(600)', "
@@ -152,7 +153,7 @@ def test_the_grading_folder_and_a_class_zip_can_be_hidden(tmp_path_factory, hide
     inside = REPO_ROOT / "data" / "sample_submissions"
     hidden = [folder, archive, inside] if hide else []
     try:
-        with SandboxedKernel("hide", worker=3, hidden=hidden) as k:
+        with SandboxedKernel("hide", hidden=hidden) as k:
             out = k.run(
                 "import os\n"
                 f"print(sorted(os.listdir({str(folder)!r})))\n"

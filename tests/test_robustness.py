@@ -231,7 +231,7 @@ FLOOD = """
 import json, resource, sys, time
 from autograder.grading.kernel import Limits, SandboxedKernel, TOO_LARGE
 limits = Limits(memory_bytes=3 * 2**30, cell_timeout_s=240)
-with SandboxedKernel("flood", worker=3, limits=limits) as kernel:
+with SandboxedKernel("flood", limits=limits) as kernel:
     began = time.monotonic()
     flood = kernel.run(
         "from IPython.display import display\\n"

@@ -60,10 +60,11 @@ def test_unknown_framework_is_refused():
 
 
 def test_timer_measures_a_sleep():
-    """Does Timer measure a 50 ms sleep as 50 ms (+ a little)?"""
+    """Does Timer measure a 50 ms sleep in seconds, as at least 50 ms (a busy machine may
+    wake the sleeper late, so the upper bound only rules out other units)?"""
     with timing.Timer() as t:
         time.sleep(0.05)
-    assert 0.05 <= t.seconds < 0.5
+    assert 0.05 <= t.seconds < 5
 
 
 def test_timer_synchronizes_cuda_at_both_ends(monkeypatch):

@@ -50,24 +50,32 @@ from autograder.grading.messages import (
 )
 from autograder.grading.names import file_stem
 from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation, bwrap_command
+from autograder.grading.slots import hold_slot
 from autograder.grading.uids import kill_uid
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 
 
 class SandboxedKernel:
-    """with SandboxedKernel("ada-01", worker=0) as kernel: kernel.run(code)"""
+    """with SandboxedKernel("ada-01") as kernel: kernel.run(code)
+
+    worker: the host-wide slot (autograder/grading/slots.py) the caller holds; None takes a
+    free one for the kernel's lifetime. The slot names the kernel's uid and cgroups."""
 
     def __init__(
         self,
         name: str,
-        worker: int = 0,
+        worker: int | None = None,
         limits: Limits | None = None,
         read_only: list[Path] = (),
         hidden: list[Path] = (),
         isolation: Isolation = Isolation.SANDBOX,
     ):
         self.name = name
+        self._slot = None
+        if worker is None:
+            self._slot = hold_slot()
+            worker = self._slot.__enter__()
         self.uid = FIRST_SANDBOX_UID + worker
         self.limits = limits or Limits()
         self.read_only = [Path(p) for p in read_only]
@@ -75,7 +83,7 @@ class SandboxedKernel:
         self.isolation = Isolation(isolation)
         stem = file_stem(name)  # a student id may be long or odd: file names are bounded
         self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
-        group = f"{stem}-w{worker}-{os.getpid()}"  # unique among this grader's kernels
+        group = f"{stem}-w{worker}-{os.getpid()}"  # unique on the machine: the slot is
         self.cgroup = (
             cgroups.create(group, self.limits.memory_bytes, self.limits.processes)
             if self.isolation is Isolation.SANDBOX
@@ -147,12 +155,8 @@ class SandboxedKernel:
         drop = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--"]
         if self.cgroup is not None:
             return [*drop, *kernel_cmd]
-        limits = [
-            "prlimit",
-            f"--as={self.limits.memory_bytes}",
-            f"--nproc={self.limits.processes}",
-            "--core=0",
-        ]
+        limits = ["prlimit", f"--as={self.limits.memory_bytes}", "--core=0"]
+        limits.append(f"--nproc={self.limits.processes}")
         if self.isolation is Isolation.UID:
             limits.append(f"--fsize={self.limits.tmp_bytes}")
         return [*limits, "--", *drop, *kernel_cmd]
@@ -209,10 +213,8 @@ class SandboxedKernel:
         other variables (a token in the environment would be the student's to read)."""
         keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "PYDEVD_DISABLE_FILE_VALIDATION")
         env = {k: os.environ[k] for k in keep if k in os.environ}
-        work = str(self.work)
-        env.update(HOME=work, TMPDIR=work, OMP_NUM_THREADS="1", MPLBACKEND="agg")
-        env.update(CS231N_DATA=str(REPO_ROOT / "data"))
-        return env
+        env.update(HOME=str(self.work), TMPDIR=str(self.work), OMP_NUM_THREADS="1")
+        return {**env, "MPLBACKEND": "agg", "CS231N_DATA": str(REPO_ROOT / "data")}
 
     def kill(self) -> None:
         """End the kernel and everything it started."""
@@ -252,6 +254,9 @@ class SandboxedKernel:
             self.cgroup.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
         self.scratch.with_name(f"{self.scratch.name}.empty").unlink(missing_ok=True)
+        if self._slot is not None:
+            self._slot.__exit__(None, None, None)
+            self._slot = None
 
     # ------------------------------------------------------------------------- running
 

@@ -1,18 +1,20 @@
 """Scheduling grading jobs: a small executor interface, a local implementation, progress.
 
-A job is a callable `job(out, settings, worker)` (autograder/grading/jobs.py). The executor decides
-where and when it runs and which worker slot it gets (each slot has its own sandbox uid, so
-two kernels never share one). `LocalExecutor` runs `workers` jobs at once on this machine;
-a distributed engine implements the same `submit`/`shutdown` and returns futures.
+A job is a callable `job(out, settings, worker)` (autograder/grading/jobs.py). The executor
+decides where and when it runs; the slot it gets is host-wide (each slot has its own sandbox
+uid, so two kernels never share one, whichever grader started them). `LocalExecutor` runs
+`workers` jobs at once on this machine; a distributed engine implements the same
+`submit`/`shutdown` and returns futures.
 """
 
 from __future__ import annotations
 
-import queue
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Protocol
+
+from autograder.grading.slots import hold_slot
 
 
 class Executor(Protocol):
@@ -23,23 +25,18 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Threads on this machine, each job holding one of `workers` slots while it runs. Jobs
-    spend their time in sandboxed kernel processes, so threads are enough."""
+    """`workers` threads on this machine, each job holding a host-wide slot
+    (autograder/grading/slots.py) while it runs. Jobs spend their time in sandboxed kernel
+    processes, so threads are enough."""
 
     def __init__(self, workers: int):
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
-        self._slots: queue.Queue[int] = queue.Queue()
-        for slot in range(workers):
-            self._slots.put(slot)
 
     def submit(self, fn: Callable[[int], object]) -> Future:
         def with_slot():
-            slot = self._slots.get()
-            try:
+            with hold_slot() as slot:
                 return fn(slot)
-            finally:
-                self._slots.put(slot)
 
         return self._pool.submit(with_slot)
 

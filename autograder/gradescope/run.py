@@ -1,0 +1,176 @@
+"""Grade one Gradescope submission with cs231n-grade, as run_autograder and setup.sh do.
+
+    python -m autograder.gradescope.run            # run_autograder: grade ROOT/submission
+    python -m autograder.gradescope.run --setup    # setup.sh: grade the release once
+
+ROOT is $AUTOGRADER_ROOT (default /autograder, Gradescope's). The student's files (the notebooks,
+or the zip cs231n-submit writes) are packed as one cs231n-submit zip into ROOT/cs231n/inbox and
+graded by cs231n-grade (autograder.grading.cli, the same judge and sandbox as a class run) into
+ROOT/cs231n, a folder only root may enter: the references the setup computed live there, and
+the kernel's uid cannot read them, the solutions or ROOT/results. Its result files become
+ROOT/results/results.json (results.py). The student's id is the first user's in
+ROOT/submission_metadata.json, which Gradescope writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+from autograder.course import ASSIGNMENT, RELEASE, SOLUTIONS, notebook_names
+from autograder.gradescope import results as gradescope
+from autograder.grading import cli, sandbox
+from autograder.grading.jobs import StudentJob
+from autograder.grading.names import student_id
+from autograder.grading.outputs import all_results
+from autograder.grading.submissions import MAX_ARCHIVE_BYTES, MAX_ENTRIES
+from autograder.results import NotebookResult, Status
+
+PRIVATE = "cs231n"  # ROOT/cs231n: the grading folder, root's alone
+SETUP_STUDENT = "release-check"  # the release, graded by the setup
+# Outputs of the previous submission's run, removed before the next (references are kept).
+PER_SUBMISSION = ("inbox", "submissions", "results", "feedback", "autograded")
+STUDENT_NOTE = (
+    "The autograder could not grade this submission. Upload your notebooks (the .ipynb files "
+    "of this assignment) or the zip cs231n-submit wrote; if you did, this is the grader's "
+    "problem, not yours: no points were taken, and your instructor will regrade it."
+)
+
+
+def root() -> Path:
+    return Path(os.environ.get("AUTOGRADER_ROOT", "/autograder")).resolve()
+
+
+def choose_isolation() -> str:
+    """The isolation cs231n-grade is asked for: the full sandbox where it works here, else an
+    unprivileged uid with resource limits and no bubblewrap (Gradescope's containers often
+    cannot start bubblewrap's namespaces)."""
+    return "sandbox" if not sandbox.missing(sandbox.probe()) else "uid"
+
+
+def private_folder(path: Path) -> Path:
+    """A folder only root (the grader) may enter, whatever the umask."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chown(path, 0, 0)
+    path.chmod(0o700)
+    return path
+
+
+def student_of(metadata: Path) -> str:
+    """The submitter's Gradescope id (the first user's), or "student" without metadata."""
+    try:
+        users = json.loads(metadata.read_text()).get("users") or []
+        return student_id(str(users[0].get("id") or users[0]["email"]))
+    except (OSError, ValueError, AttributeError, IndexError, KeyError, TypeError):
+        return "student"
+
+
+def pack(submission: Path, inbox: Path, student: str) -> Path:
+    """The submission as one cs231n-submit zip in `inbox`: a readable zip the student uploaded
+    alone is taken as it is; otherwise its regular files (no links) are packed, within the
+    grader's bounds on size and count (a broken zip is then a file that is not a notebook)."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    target = inbox / f"{student}_{ASSIGNMENT}.zip"
+    files = sorted(p for p in submission.rglob("*") if p.is_file() and not p.is_symlink())
+    if len(files) == 1 and files[0].suffix.lower() == ".zip" and zipfile.is_zipfile(files[0]):
+        shutil.copyfile(files[0], target)
+        return target
+    total = 0
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in files[:MAX_ENTRIES]:
+            total += path.stat().st_size
+            if total > MAX_ARCHIVE_BYTES:
+                break
+            archive.write(path, f"{student}/{path.relative_to(submission).as_posix()}")
+    return target
+
+
+def grade(base: Path, submission: Path, student: str) -> tuple[list[NotebookResult], str]:
+    """Grade `submission` as `student` with cs231n-grade into base/cs231n; the results of
+    every notebook of the course (a notebook the grader left without one is a grader_error),
+    and what went wrong for the whole submission, if anything ("" otherwise)."""
+    out = private_folder(base / PRIVATE)
+    for name in PER_SUBMISSION:
+        shutil.rmtree(out / name, ignore_errors=True)
+    inbox = pack(submission, private_folder(out / "inbox"), student)
+    argv = [str(inbox.parent), "--out", str(out), "--no-progress",
+            "--workers", os.environ.get("CS231N_GRADESCOPE_WORKERS", "1")]  # fmt: skip
+    isolation = choose_isolation()
+    if isolation != "sandbox":
+        argv += ["--isolation", isolation]
+    print(f"cs231n-grade {' '.join(argv)}", flush=True)
+    try:
+        code = cli.main(argv)
+        problem = "" if code == 0 else f"cs231n-grade exited with status {code}"
+    except SystemExit as stop:  # cs231n-grade refused: its reason is on stdout for instructors
+        problem = f"cs231n-grade stopped: {stop.code}" if stop.code not in (0, None) else ""
+    except Exception as error:
+        problem = f"cs231n-grade failed: {type(error).__name__}: {error}"
+    if problem:
+        print(problem, flush=True)
+    found = {r.notebook: r for r in all_results(out, [])}
+    results = []
+    for notebook in (Path(n).stem for n in notebook_names()):
+        if notebook not in found:
+            job = StudentJob(student, notebook, "missing")
+            found[notebook] = job._without_run(Status.GRADER_ERROR, "not graded")
+        results.append(found[notebook])
+    return results, problem
+
+
+def run(base: Path) -> int:
+    """run_autograder: grade ROOT/submission and write ROOT/results/results.json."""
+    start = time.monotonic()
+    results_folder = private_folder(base / "results")
+    metadata = base / "submission_metadata.json"  # names and earlier results: root's alone
+    if metadata.is_file():
+        metadata.chmod(0o600)
+    student = student_of(metadata)
+    results, problem = grade(base, base / "submission", student)
+    failed = any(r.status == Status.GRADER_ERROR for r in results)
+    note = STUDENT_NOTE if problem and failed else ""
+    data = gradescope.results_json(results, time.monotonic() - start, note)
+    gradescope.write(results_folder / "results.json", data)
+    print(f"{student}: {data['score']:g} points; results.json written", flush=True)
+    return 0
+
+
+def setup(base: Path) -> int:
+    """setup.sh: keep the solutions and the grading folder from other uids, then grade the
+    release: its references are computed and cached, and every question must come out graded
+    (no grader error, no crash), or the image is not fit to grade."""
+    if SOLUTIONS.is_dir():
+        private_folder(SOLUTIONS.parent)
+    results, problem = grade(base, RELEASE, SETUP_STUDENT)
+    private_folder(base / PRIVATE / "references")
+    bad = [
+        f"{r.notebook} {q.question}: {q.status}"
+        for r in results
+        for q in r.questions
+        if q.status not in (Status.OK, Status.HAND)
+    ]
+    for name in PER_SUBMISSION:
+        shutil.rmtree(base / PRIVATE / name, ignore_errors=True)
+    if problem or bad:
+        print("\n".join(["setup: the release did not grade cleanly:", problem, *bad]))
+        return 1
+    print(f"setup: references of {len(results)} notebook(s) ready in {base / PRIVATE}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setup", action="store_true", help="grade the release once (setup.sh)")
+    args = parser.parse_args(argv)
+    return setup(root()) if args.setup else run(root())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
