@@ -127,8 +127,10 @@ def protected_paths(out: Path, hidden: list[str]) -> list[Path]:
 
 def protect(out: Path, hidden: list[str], slot_uids: list[int]) -> None:
     """Before grading at the `uid` level: make the grading folder private (0700, it is the
-    grader's), then check, as each slot's uid for real, that none of protected_paths can be
-    read. Raises PermissionError naming the ones that can."""
+    grader's), then check, as each of `slot_uids` for real, that none of protected_paths can
+    be read. Raises PermissionError naming the ones that can. Kernels take any free host-wide
+    slot, not only these; the slots' uids own no files and are in no group, so what one of
+    them can read any can, unless a file or an ACL names one of them."""
     out.chmod(0o700)
     paths = [p for p in protected_paths(out, hidden) if p.exists()]
     readable = sorted({str(p) for uid in slot_uids for p in readable_by(uid, paths)})
