@@ -72,6 +72,16 @@ def _with_cell(kind: str, source: str, after: str = "setup"):
     return nb
 
 
+def _stealing(prefix: str):
+    """The untouched notebook with STEAL (after `prefix`, which sets PATH) at the end of every
+    answer cell, so that what it steals replaces the stubs and reaches every test."""
+    nb = _base("untouched")
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source += "\n" + prefix + STEAL
+    return nb
+
+
 def _patched_solution(gid: str, first_line: str):
     """The complete notebook with `first_line` run at the start of function `gid`'s body."""
     nb = _base("complete")
@@ -276,20 +286,21 @@ def build(folder: Path, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
         "tests_deleted_complete": (_edit_tests("complete", "delete"), FULL),
         "tests_duplicated_complete": (_edit_tests("complete", "duplicate"), FULL),
         # isolation: the answers appear only if the sandbox leaks
-        "steal_solutions": (_with_cell("untouched",
-            f"PATH = {str(solution_file)!r}" + STEAL), ZERO),
-        "steal_other_student": (_with_cell("untouched",
-            f"PATH = {str(folder / 'control_complete' / FILE)!r}" + STEAL), ZERO),
+        "steal_solutions": (_stealing(f"PATH = {str(solution_file)!r}"), ZERO),
+        "steal_sample_solution": (  # the complete sample, in data/
+            _stealing(f"PATH = {str(SAMPLES / 'complete' / FILE)!r}"), ZERO),
+        "steal_other_student": (
+            _stealing(f"PATH = {str(folder / 'control_complete' / FILE)!r}"), ZERO),
         "steal_gradebook": (_with_cell("untouched",
             f"import sqlite3\ncon = sqlite3.connect({str(out / 'gradebook.db')!r})\n"
             "con.execute('update grade set auto_score = 99')\ncon.commit()"), ZERO),
         "steal_etc_shadow": (_with_cell("untouched", "PATH = '/etc/shadow'" + STEAL
             + "\nprint(open('/etc/hostname').read())"), ZERO),
-        "steal_network": (_with_cell("untouched",
-            "import socket, urllib.request\n"
+        "steal_network": (_stealing(
+            "import socket\n"
             "try:\n    socket.create_connection(('pypi.org', 443), timeout=5)\n"
             f"    PATH = {str(solution_file)!r}\nexcept OSError as e:\n    PATH = '/nonexistent'\n"
-            + STEAL), ZERO),
+            ), ZERO),
         # hostile or heavy code beside correct answers costs nothing else
         "loop_top_level": (_with_cell("complete", "while True:\n    pass"), FULL),
         "loop_ignores_sigint": (_with_cell("complete",

@@ -37,7 +37,7 @@ from queue import Empty
 import zmq
 from jupyter_client import KernelManager
 
-from autograder.course import REPO_ROOT
+from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading import cgroups
 from autograder.grading.messages import (
     MALFORMED,
@@ -79,7 +79,9 @@ class SandboxedKernel:
         self.uid = FIRST_SANDBOX_UID + worker
         self.limits = limits or Limits()
         self.read_only = [Path(p) for p in read_only]
-        self.hidden = [Path(p).resolve() for p in hidden]  # e.g. the grading folder
+        # e.g. the grading folder; always the sample submissions, which data/ holds beside the
+        # data files and whose complete sample is a whole set of solutions
+        self.hidden = [Path(p).resolve() for p in (*hidden, SAMPLES)]
         self.isolation = Isolation(isolation)
         stem = file_stem(name)  # a student id may be long or odd: file names are bounded
         self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
