@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import REPO_ROOT
+from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading import sandbox
 from autograder.grading.kernel import Limits, SandboxedKernel
 
@@ -144,13 +144,17 @@ def test_nothing_survives_the_kernel():
 def test_the_grading_folder_and_a_class_zip_can_be_hidden(tmp_path_factory, hide):
     """Folders and files the grader names (its output, the submissions, the class's zip) are
     empty to the kernel, even inside a folder it may read (data/); the control run without
-    hiding them reads all three, so the check can fail."""
-    base = Path("/var/tmp") / f"cs231n-hide-{uuid.uuid4().hex[:8]}"
+    hiding them reads all three, so the check can fail. The sample submissions (a complete
+    set of solutions, in data/) are hidden in both."""
+    tag = f"cs231n-hide-{uuid.uuid4().hex[:8]}"
+    base = Path("/var/tmp") / tag
     folder, archive = base / "grades", base / "class.zip"
     folder.mkdir(parents=True)
     (folder / "gradebook.db").write_text("secret")
     archive.write_text("zipped")
-    inside = REPO_ROOT / "data" / "sample_submissions"
+    inside = REPO_ROOT / "data" / tag  # a class folder kept beside the data files
+    inside.mkdir()
+    (inside / "student.ipynb").write_text("{}")
     hidden = [folder, archive, inside] if hide else []
     try:
         with SandboxedKernel("hide", hidden=hidden) as k:
@@ -158,13 +162,16 @@ def test_the_grading_folder_and_a_class_zip_can_be_hidden(tmp_path_factory, hide
                 "import os\n"
                 f"print(sorted(os.listdir({str(folder)!r})))\n"
                 f"print(repr(open({str(archive)!r}).read()))\n"
-                f"print(len(os.listdir({str(inside)!r})))"
+                f"print(len(os.listdir({str(inside)!r})))\n"
+                f"print(len(os.listdir({str(SAMPLES)!r})))"
             )
     finally:
         shutil.rmtree(base)
+        shutil.rmtree(inside)
     assert out.status == "ok", out
-    listing, zipped, samples = out.stdout.splitlines()
+    listing, zipped, listed, samples = out.stdout.splitlines()
+    assert samples == "0" and len(os.listdir(SAMPLES)) > 0
     if hide:
-        assert (listing, zipped, samples) == ("[]", "''", "0")
+        assert (listing, zipped, listed) == ("[]", "''", "0")
     else:
-        assert (listing, zipped) == ("['gradebook.db']", "'zipped'") and int(samples) > 0
+        assert (listing, zipped, listed) == ("['gradebook.db']", "'zipped'", "1")
