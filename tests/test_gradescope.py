@@ -285,20 +285,26 @@ def test_the_zip_holds_the_scripts_and_only_what_grading_needs(tmp_path):
     }
 
 
-def test_the_isolation_is_the_sandbox_where_it_works_else_uid(monkeypatch, tmp_path):
-    """Is the full sandbox chosen where nothing is missing, and otherwise `uid`, passed to
-    cs231n-grade as --isolation only then?"""
+def test_the_isolation_is_the_strongest_that_works(monkeypatch, tmp_path):
+    """Is the full sandbox chosen where nothing is missing, else bubblewrap's namespaces, else
+    `uid`, and passed to cs231n-grade as --isolation only when it is not the sandbox?"""
     seen = []
     monkeypatch.setattr(cli, "main", lambda argv: seen.append(argv) or 0)
     submission = tmp_path / "submission"
     submission.mkdir()
-    for missing, level in (([], "sandbox"), (["bubblewrap"], "uid")):
-        monkeypatch.setattr(sandbox, "missing", lambda capabilities, m=missing: m)
+    levels = list(sandbox.Isolation)  # strongest first: sandbox, namespaces, uid, none
+    for available, level in (
+        (levels, "sandbox"),
+        (levels[1:], "namespaces"),
+        (levels[2:], "uid"),
+        (levels[3:], "uid"),  # cs231n-grade then refuses, saying why
+    ):
+        monkeypatch.setattr(sandbox, "available_levels", lambda capabilities, a=available: a)
         monkeypatch.setattr(sandbox, "probe", lambda: [])
         assert run.choose_isolation() == level
         run.grade(tmp_path, submission, "student")
         flag = seen[-1][seen[-1].index("--isolation") + 1] if "--isolation" in seen[-1] else None
-        assert flag == (None if level == "sandbox" else "uid")
+        assert flag == (None if level == "sandbox" else level)
 
 
 def test_the_student_id_comes_from_gradescope_metadata(tmp_path):
