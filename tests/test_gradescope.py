@@ -140,8 +140,9 @@ def root():
     subprocess.run(["rm", "-rf", str(base)], check=True)
 
 
-def grade(root: Path, files: dict[str, bytes], student: str) -> dict:
-    """Put `files` (path -> content) in ROOT/submission, run run_autograder, read results.json."""
+def grade(root: Path, files: dict[str, bytes], student: str, isolation: str = "") -> dict:
+    """Put `files` (path -> content) in ROOT/submission, run run_autograder (at `isolation`,
+    else the strongest level that works here), read results.json."""
     submission = root / "submission"
     shutil.rmtree(submission, ignore_errors=True)
     for name, content in files.items():
@@ -151,7 +152,8 @@ def grade(root: Path, files: dict[str, bytes], student: str) -> dict:
     (root / "submission_metadata.json").write_text(json.dumps(metadata))
     (root / "results" / "results.json").unlink(missing_ok=True)
     done = subprocess.run(
-        [str(root / "source" / "run_autograder")], env=environment(root), cwd=root,
+        [str(root / "source" / "run_autograder")], cwd=root,
+        env=environment(root) | ({"CS231N_GRADESCOPE_ISOLATION": isolation} if isolation else {}),
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
@@ -236,9 +238,8 @@ HOSTILE = {
         inside={"eval_numerical_gradient": adversarial.LEAK_SOURCE.format(
             action=adversarial.LEAKS["leak_stdout_stderr"])}),
     # reads the solution notebook where Gradescope's zip puts it, and runs its answers
-    "steal_solutions": lambda root: adversarial._with_cell("untouched", "PATH = "
-        + repr(str(root / "source" / "solutions" / "dl_software" / adversarial.FILE))
-        + adversarial.STEAL),
+    "steal_solutions": lambda root: adversarial._stealing(
+        f"PATH = {str(root / 'source' / 'solutions' / 'dl_software' / adversarial.FILE)!r}"),
 }  # fmt: skip
 HOSTILE_POINTS = {
     "forge_patch_answer": adversarial.FORWARD,
@@ -409,3 +410,20 @@ def test_results_say_why_a_notebook_or_question_was_not_graded_and_withhold_hidd
     assert "crashed the kernel" in tests[(NOTEBOOKS[0], "test_two_layer_loss")]["output"]
     assert tests[(NOTEBOOKS[0], "test_training")]["status"] == "passed"
     assert [t["number"] for t in data["tests"]] == ["1.1", "1.2", "1.3", "2.1"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gradescope")
+def test_at_the_uid_level_a_sample_scores_the_same_and_the_solutions_stay_unreadable(root):
+    """Where a container cannot run bubblewrap, the kernel runs as an unprivileged uid and file
+    permissions are the wall: does the partly wrong sample get the same points there, and does
+    a notebook that reads the solutions in the zip still get none?"""
+    if os.geteuid() != 0:
+        pytest.skip("the uid level needs root")
+    data = grade(root, sample("partly_wrong"), "partly_wrong", isolation="uid")
+    expected = expected_scores("partly_wrong")
+    assert {k: t["score"] for k, t in by_question(data).items() if k in expected} == expected
+    nb = HOSTILE["steal_solutions"](root)
+    data = grade(root, {adversarial.FILE: nbformat.writes(nb).encode()}, "thief", isolation="uid")
+    got = [t["score"] for (n, _), t in by_question(data).items() if n == adversarial.NOTEBOOK]
+    assert got and not any(got), data["tests"]

@@ -51,7 +51,11 @@ def choose_isolation() -> str:
     """The strongest isolation that works in this container (sandbox.LEVELS, strongest first):
     Gradescope's containers often cannot start bubblewrap or own a cgroup, and then student
     kernels run as an unprivileged uid with resource limits. Where not even that works,
-    "uid" is asked for all the same, and cs231n-grade refuses, saying why."""
+    "uid" is asked for all the same, and cs231n-grade refuses, saying why.
+    CS231N_GRADESCOPE_ISOLATION (a level's name) chooses instead."""
+    forced = os.environ.get("CS231N_GRADESCOPE_ISOLATION")  # an instructor's choice
+    if forced:
+        return str(sandbox.Isolation(forced))
     available = sandbox.available_levels(sandbox.probe())
     for level in (sandbox.Isolation.SANDBOX, sandbox.Isolation.NAMESPACES):
         if level in available:
