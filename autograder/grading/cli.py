@@ -1,6 +1,7 @@
 """cs231n-grade: grade a class's notebooks in parallel, in sandboxes, resumably.
 
     cs231n-grade SUBMISSIONS --out DIR [--workers N] [--students ID...]
+    cs231n-grade SUBMISSIONS --out DIR --scheduler tcp://HOST:PORT   # on a Dask cluster
     cs231n-grade --check-sandbox
 
 SUBMISSIONS is a folder with one folder per student (its name is the student id), a .zip of
@@ -28,7 +29,14 @@ from autograder.course import SOLUTIONS, notebook_names
 from autograder.exports import read_roster, roster_students, write_students
 from autograder.grading import sandbox
 from autograder.grading.cgroups import remove_stale_cgroups
-from autograder.grading.jobs import ReferenceJob, Settings, StudentJob
+from autograder.grading.jobs import (
+    ReferenceJob,
+    Settings,
+    StudentJob,
+    grader_key,
+    reference_problem,
+    solution_key,
+)
 from autograder.grading.layouts import Entry, unpack
 from autograder.grading.messages import Limits
 from autograder.grading.outputs import finish
@@ -48,7 +56,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("submissions", type=Path, nargs="?", help="folder or .zip")
     parser.add_argument("--out", type=Path, help="the grading folder (created if missing)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="notebooks graded at once on this machine (without --scheduler)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT",
+        help="grade on the workers of this Dask scheduler (see README); OUT stays here",
+    )  # fmt: skip
     parser.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: DIR/gradebook.db)")
     parser.add_argument(
         "--notebooks", nargs="+", metavar="NAME", help="grade only these notebooks (file stems)"
@@ -86,8 +101,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def isolation(args) -> bool:
     """True to grade in the sandbox. Without it, exits unless the instructor explicitly
-    chose to run student code unisolated (the flag also forces that choice)."""
-    capabilities = sandbox.probe()
+    chose to run student code unisolated (the flag also forces that choice). On a Dask
+    cluster each worker checks its own sandbox (cluster.GraderCheck), not this machine."""
+    capabilities = [] if args.scheduler else sandbox.probe()
     missing = sandbox.missing(capabilities)
     if args.unsafe:
         banner = "!" * 78
@@ -171,6 +187,7 @@ def grade(args) -> int:
     if not students:
         sys.exit(f"cs231n-grade: no student folders in {args.submissions}")
     db_url = args.db or course_folder.default_db_url(out)
+    executor = make_executor(args, notebooks, isolated)
     # nbgrader's generate_assignment registers the assignment in the gradebook; it is needed
     # only when the results are written, so it runs beside the grading.
     preparing = ThreadPoolExecutor(max_workers=1)
@@ -185,7 +202,6 @@ def grade(args) -> int:
         isolated=isolated,
         hidden=[str(out), str(folder), str(args.submissions.resolve())],
     )
-    executor = LocalExecutor(max(1, args.workers))
     progress = not args.no_progress
     try:
         references = [ReferenceJob(n, r) for n in notebooks for r in (0, 1)]
@@ -193,8 +209,13 @@ def grade(args) -> int:
         failed = [
             f"{job.label}: {result}"
             for job, result in run_all(
-                executor, todo, lambda job, slot: job(out, settings, slot), "solutions", progress
-            )
+                executor,
+                todo,
+                lambda job: job.task(settings),
+                lambda job, returned: job.finish(out, returned),
+                "solutions",
+                progress,
+            )  # fmt: skip
             if isinstance(result, BaseException)
         ]
         if failed:
@@ -208,11 +229,26 @@ def grade(args) -> int:
         todo = [job for job in jobs if not _done(job, out)]
         if len(todo) < len(jobs):
             print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} notebooks already graded")
+        shared = {}  # notebook -> its checked references, sent once to every machine
+
+        def task(job: StudentJob) -> tuple:
+            if job.notebook not in shared:
+                references = reference_problem(out, job.notebook)
+                shared[job.notebook] = (
+                    executor.share(references) if isinstance(references, dict) else references
+                )
+            return job.task(settings, shared[job.notebook])
+
         failures = {
             job: error
             for job, error in run_all(
-                executor, todo, lambda job, slot: job(out, settings, slot), "students", progress
-            )
+                executor,
+                todo,
+                task,
+                lambda job, returned: job.finish(out, returned),
+                "students",
+                progress,
+            )  # fmt: skip
             if isinstance(error, BaseException)
         }
     finally:
@@ -222,6 +258,19 @@ def grade(args) -> int:
     code = finish(args, out, db_url, jobs, load_results(out, jobs, failures))
     handle.close()
     return code
+
+
+def make_executor(args, notebooks: list[str], isolated: bool):
+    """A DaskExecutor on the cluster of --scheduler, else a LocalExecutor of --workers."""
+    if not args.scheduler:
+        return LocalExecutor(max(1, args.workers))
+    from autograder.grading.cluster import DaskExecutor, Expected
+
+    expected = Expected(grader_key(), {n: solution_key(n) for n in notebooks}, isolated)
+    try:
+        return DaskExecutor(args.scheduler, expected)
+    except (OSError, RuntimeError) as error:  # no scheduler there, or no worker accepts
+        sys.exit(f"cs231n-grade: cannot grade on {args.scheduler}: {error}")
 
 
 def _done(job, out: Path) -> bool:
