@@ -198,9 +198,10 @@ def test_a_worker_killed_mid_batch_costs_only_a_retry(on_cluster, cluster, tmp_p
     client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def running_a_kernel(worker) -> bool:
+        """A kernel, not the sandbox probe: bubblewrap with the setpriv of a sandbox uid."""
         try:
             children = psutil.Process(worker.pid).children(recursive=True)
-            return any(c.name() == "bwrap" for c in children)
+            return any(c.name() == "bwrap" and "setpriv" in c.cmdline() for c in children)
         except psutil.Error:
             return False
 
