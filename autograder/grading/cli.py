@@ -30,7 +30,6 @@ from autograder.exports import read_roster, roster_students, write_students
 from autograder.grading import sandbox
 from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.jobs import (
-    ReferenceJob,
     Settings,
     StudentJob,
     grader_key,
@@ -40,6 +39,7 @@ from autograder.grading.jobs import (
 from autograder.grading.layouts import Entry, unpack
 from autograder.grading.messages import Limits
 from autograder.grading.outputs import finish
+from autograder.grading.references import ReferenceJob
 from autograder.grading.scheduler import LocalExecutor, run_all
 from autograder.grading.submissions import SubmissionsError, discover
 from autograder.nbgrader_course import folder as course_folder

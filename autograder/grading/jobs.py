@@ -108,56 +108,9 @@ def _run_notebook(name: str, nb, notebook: str, worker: int, settings: Settings)
         raise GraderError(f"{type(error).__name__}: {error}") from error
 
 
-# ----------------------------------------------------------------------------- references
-
-
-def run_solution(slot: int, notebook: str, run: int, settings: Settings) -> dict:
-    """The pure part of a reference run: the solution's answers documents and its run time.
-    Raises GraderError when the solution fails one of its own tests in the sandbox."""
-    nb = read(SOLUTIONS / f"{notebook}.ipynb")
-    execution = _run_notebook(f"solution-{notebook}", nb, notebook, slot, settings)
-    for question, document in execution.documents.items():
-        if not document or document.get("end") != "ok":
-            end = (document or {}).get("error") or execution.probe_status.get(question)
-            raise GraderError(
-                f"the solution of {notebook} does not pass its own test {question} "
-                f"in the sandbox: {end}"
-            )
-    return {"documents": execution.documents, "seconds": execution.seconds}
-
-
-@dataclass(frozen=True)
-class ReferenceJob:
-    notebook: str
-    run: int  # 0 or 1: the solution runs twice, to find values that vary between runs
-
-    @property
-    def label(self) -> str:
-        return f"solution {self.notebook} (run {self.run + 1})"
-
-    def path(self, out: Path) -> Path:
-        return out / "references" / f"{self.notebook}.run{self.run}.json"
-
-    def done(self, out: Path) -> bool:
-        data = read_json(self.path(out))
-        return bool(data) and data.get("key") == solution_key(self.notebook)
-
-    def task(self, settings: Settings) -> tuple:
-        """(function, *arguments) of the pure part: function(slot, *arguments)."""
-        return run_solution, self.notebook, self.run, settings
-
-    def finish(self, out: Path, returned: dict | BaseException) -> dict:
-        """Write what the pure part returned (the client's part); its error is raised."""
-        if isinstance(returned, BaseException):
-            raise returned
-        document = {"key": solution_key(self.notebook), **returned}
-        write_json(self.path(out), document)
-        return document
-
-    def __call__(self, out: Path, settings: Settings, worker: int) -> dict:
-        """The whole job in this process."""
-        function, *arguments = self.task(settings)
-        return self.finish(out, function(worker, *arguments))
+def reference_path(out: Path, notebook: str, run: int) -> Path:
+    """Where run 0 or 1 of a solution keeps its answers (references.ReferenceJob)."""
+    return out / "references" / f"{notebook}.run{run}.json"
 
 
 _references: dict[tuple[str, str, str], dict[str, dict]] = {}  # loaded once per run
@@ -170,7 +123,7 @@ def load_references(out: Path, notebook: str) -> dict[str, dict]:
     cache = (str(out), notebook, solution_key(notebook))
     if cache in _references:
         return _references[cache]
-    first, second = (read_json(ReferenceJob(notebook, r).path(out)) for r in (0, 1))
+    first, second = (read_json(reference_path(out, notebook, r)) for r in (0, 1))
     if not first or not second:
         raise GraderError(f"the references of {notebook} are missing; rerun the grader")
     references, problems = {}, []
@@ -201,10 +154,6 @@ class Submission:
     submission_key: str
     submitted_at: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.student_id} {self.notebook}"
-
     def without_run(self, status: str, message: str) -> NotebookResult:
         return _without_run(
             self.student_id, self.notebook, status, message, self.key, self.submission_key
@@ -228,7 +177,7 @@ def grade_submission(
         result = submission.without_run("grader_error", message)
     except Exception as error:
         status, message = student_failure(error)
-        log = f"{submission.label}: {status}: {where(error)}"
+        log = f"{submission.student_id} {submission.notebook}: {status}: {where(error)}"
         result = submission.without_run(status, message)
     return {"result": asdict(result), "log": log}
 
