@@ -102,6 +102,16 @@ class GraderCheck(WorkerPlugin):
         worker.log_event(TOPIC, {"worker": worker.address, "refused": self.verdict})
 
 
+class Opaque:
+    """A value Dask passes as it is, without looking inside for tasks (references are large)."""
+
+    def __init__(self, value: object):
+        self.value = value
+
+    def unwrap(self) -> object:
+        return self.value
+
+
 def _verdict(dask_worker, name: str) -> str | None:
     plugin = dask_worker.plugins.get(name)
     return plugin.verdict if plugin is not None else "the check did not run"
@@ -161,8 +171,10 @@ class DaskExecutor:
         self._report(message["worker"], message["refused"])
 
     def share(self, value: object) -> object:
-        [future] = self.client.scatter([value], broadcast=True, hash=False)
-        return future
+        # A task that returns the value, not scattered data: the workers fetch its result
+        # from each other, and the scheduler runs it again if every copy is lost with its
+        # workers (scattered data would be gone for good, and Dask keeps one copy of it).
+        return self.client.submit(Opaque.unwrap, Opaque(value), pure=False)
 
     def submit(self, fn, *args) -> Future:
         future = self.client.submit(
