@@ -174,7 +174,8 @@ class DaskExecutor:
         # A task that returns the value, not scattered data: the workers fetch its result
         # from each other, and the scheduler runs it again if every copy is lost with its
         # workers (scattered data would be gone for good, and Dask keeps one copy of it).
-        return self.client.submit(Opaque.unwrap, Opaque(value), pure=False)
+        resources = {self.expected.resource: 1}  # on accepted workers only, as every task
+        return self.client.submit(Opaque.unwrap, Opaque(value), pure=False, resources=resources)
 
     def submit(self, fn, *args) -> Future:
         future = self.client.submit(
