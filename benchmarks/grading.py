@@ -1,26 +1,37 @@
-"""Plain `nbgrader autograde` against `cs231n-grade` on the same submissions, in one run.
+"""Plain `nbgrader autograde` against `cs231n-grade`, locally and on Dask, in one run.
 
     .venv/bin/python benchmarks/grading.py [--repeat 3] [--notebooks 01_numpy_gradients ...]
+                                           [--copies 2] [--ways "sandbox x2" "dask x2" ...]
 
-Each repetition grades copies of the sample submissions (data/sample_submissions) four ways, in
-turn, each into a fresh folder:
+Each repetition grades copies of the sample submissions (data/sample_submissions) these ways
+(all by default, or those --ways names), in turn, each into a fresh folder:
   nbgrader       `nbgrader autograde` of the whole class: one notebook after another
   sandbox x1     cs231n-grade --workers 1
   sandbox x2     cs231n-grade --workers 2
   no sandbox x1  cs231n-grade --workers 1 --unsafe-run-student-code-without-sandbox
+  dask x1        cs231n-grade --scheduler ADDRESS, a local Dask cluster of 1 worker (1 thread)
+  dask x2        the same on a cluster of 2 workers (1 thread each)
+The two clusters (`dask scheduler` and `dask worker` processes of this environment on
+127.0.0.1) are started once, before the first repetition, and stay up; a Dask run's time
+includes connecting and the workers' check (cluster.GraderCheck), as an instructor's does.
 cs231n-grade's references (two runs of each solution) are computed once beforehand and
 copied in, as they are after the first batch of a term; their cost is reported apart. Both
 graders start from a prepared course folder (nbgrader generate_assignment, untimed).
 Reported: medians of the wall times, throughput in notebooks per minute and its ratios,
-isolation overhead per notebook (sandbox x1 minus no sandbox x1, per notebook), and whether
-every autograded score of the two graders agrees.
+isolation overhead per notebook (sandbox x1 minus no sandbox x1, per notebook), Dask's
+overhead per notebook (dask x2 minus sandbox x2, per notebook), scaling from one to two
+workers (local and Dask), and whether every autograded score of the graders agrees.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +49,43 @@ from autograder.nbgrader_course.apps import run_nbgrader  # noqa: E402
 from autograder.nbgrader_course.baseline import read_scores  # noqa: E402
 
 GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
+DASK = str(Path(sys.executable).with_name("dask"))
+REPO = Path(__file__).resolve().parents[1]
+WAYS = ["nbgrader", "sandbox x1", "sandbox x2", "no sandbox x1", "dask x1", "dask x2"]
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int, logs: Path):
+    """A `dask scheduler` and `workers` one-thread `dask worker` processes on 127.0.0.1;
+    yields the scheduler's address once every worker has joined."""
+    from distributed import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # the scheduler unpickles the tasks too
+    commands = [[DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]]
+    commands += [[DASK, "worker", address, "--nthreads", "1", "--host", "127.0.0.1",
+                  "--no-dashboard"]] * workers  # fmt: skip
+    processes = []
+    try:
+        for index, command in enumerate(commands):
+            log = open(logs / f"dask-{port}-{index}.log", "w")
+            process = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            processes.append(process)
+            if index == 0:
+                time.sleep(2)
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def copy_submissions(dest: Path, notebooks: list[str], copies: int) -> Path:
@@ -96,11 +144,18 @@ def main() -> None:
     parser.add_argument(
         "--notebooks", nargs="+", default=["01_numpy_gradients", "04_pytorch_autograd"]
     )
+    parser.add_argument("--ways", nargs="+", choices=WAYS, default=WAYS, metavar="WAY",
+                        help=f"which of {WAYS} to run (default: all)")  # fmt: skip
     args = parser.parse_args()
     known = {Path(n).stem for n in notebook_names()}
     assert set(args.notebooks) <= known, f"unknown notebooks; choose from {sorted(known)}"
-    with tempfile.TemporaryDirectory(prefix="cs231n-bench-") as scratch:
-        root = Path(scratch)
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cs231n-bench-")))
+        clusters = {
+            way: stack.enter_context(dask_cluster(int(way[-1]), root))
+            for way in ("dask x1", "dask x2")
+            if way in args.ways
+        }
         submissions = copy_submissions(root / "submissions", args.notebooks, args.copies)
         count = len(list(submissions.glob("*/*.ipynb")))
         start = time.perf_counter()
@@ -121,7 +176,9 @@ def main() -> None:
             "sandbox x1": ours("--workers", "1"),
             "sandbox x2": ours("--workers", "2"),
             "no sandbox x1": ours("--workers", "1", UNSAFE_FLAG),
+            **{way: ours("--scheduler", address) for way, address in clusters.items()},
         }
+        ways = {way: run for way, run in ways.items() if way in args.ways}
         times = {way: [] for way in ways}
         scores = {}
         for repeat in range(args.repeat):
@@ -132,21 +189,38 @@ def main() -> None:
     print(f"\n{count} notebooks ({len(args.notebooks)} per student, {3 * args.copies} students), "
           f"medians of {args.repeat} runs:")  # fmt: skip
     median = {way: statistics.median(t) for way, t in times.items()}
+    base = "nbgrader" if "nbgrader" in median else next(iter(median))
     for way, seconds in median.items():
         rate = count / seconds * 60
         print(f"  {way:<14} {seconds:6.1f} s  {rate:5.2f} notebooks/min  "
-              f"{median['nbgrader'] / seconds:4.2f}x nbgrader's throughput")  # fmt: skip
-    print(f"  scaling 1 -> 2 workers: {median['sandbox x1'] / median['sandbox x2']:.2f}x")
-    overhead = (median["sandbox x1"] - median["no sandbox x1"]) / count
-    print(f"  isolation overhead per notebook (sandbox x1 - no sandbox x1): {overhead:+.1f} s")
-    same = scores["nbgrader"] == {
-        k: v for k, v in scores["sandbox x2"].items() if k in scores["nbgrader"]
-    }
+              f"{median[base] / seconds:4.2f}x {base}'s throughput")  # fmt: skip
+
+    def both(*names):
+        return all(name in median for name in names)
+
+    if both("sandbox x1", "sandbox x2"):
+        print(f"  scaling 1 -> 2 workers: {median['sandbox x1'] / median['sandbox x2']:.2f}x")
+    if both("dask x1", "dask x2"):
+        print(f"  scaling 1 -> 2 Dask workers: {median['dask x1'] / median['dask x2']:.2f}x")
+    if both("sandbox x1", "no sandbox x1"):
+        overhead = (median["sandbox x1"] - median["no sandbox x1"]) / count
+        print(f"  isolation overhead per notebook (sandbox x1 - no sandbox x1): {overhead:+.1f} s")
+    if both("sandbox x2", "dask x2"):
+        overhead = (median["dask x2"] - median["sandbox x2"]) / count
+        print(f"  Dask overhead per notebook (dask x2 - sandbox x2): {overhead:+.2f} s")
+    ours_ = next((w for w in ("sandbox x2", "dask x2", "sandbox x1") if w in scores), None)
+    for way in scores:
+        if way in ("nbgrader", ours_):
+            continue
+        print(f"  {way} scores identical to {ours_}'s: {scores[way] == scores[ours_]}")
+    if "nbgrader" not in scores or ours_ is None:
+        return
+    same = scores["nbgrader"] == {k: v for k, v in scores[ours_].items() if k in scores["nbgrader"]}
     print(f"  autograded scores identical to nbgrader's: {same}")
     if not same:
         for key in sorted(scores["nbgrader"]):
-            if scores["nbgrader"][key] != scores["sandbox x2"].get(key):
-                theirs, mine = scores["nbgrader"][key], scores["sandbox x2"].get(key)
+            if scores["nbgrader"][key] != scores[ours_].get(key):
+                theirs, mine = scores["nbgrader"][key], scores[ours_].get(key)
                 print(f"    {key}: nbgrader {theirs}, cs231n-grade {mine}")
 
 

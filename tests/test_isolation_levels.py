@@ -134,7 +134,7 @@ def test_the_uid_level_refuses_readable_solutions_and_hides_the_grading_folder(f
     _, public = folders
     out = tmp_path / "grading"
     out.mkdir(mode=0o755)
-    args = argparse.Namespace(isolation=Isolation.UID, unsafe=False)
+    args = argparse.Namespace(isolation=Isolation.UID, unsafe=False, scheduler=None)
     assert cli.isolation(args) is Isolation.UID
     with pytest.raises(PermissionError, match=str(public)):
         uids.protect(out, [str(public)], [FIRST_SANDBOX_UID])

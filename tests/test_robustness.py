@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from autograder.course import SAMPLES
-from autograder.grading import cli, jobs, outputs, sandbox
+from autograder.grading import collect, jobs, outputs, sandbox
 from autograder.grading.jobs import Settings, StudentJob
 from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
 from autograder.grading.names import file_stem
@@ -93,19 +93,44 @@ def test_a_250_character_id_writes_its_result(tmp_path):
 
 
 def test_run_all_keeps_every_jobs_exception():
-    """Does run_all return every job, a job that raised SystemExit included?"""
+    """Does run_all return every job, a job that raised SystemExit included, whether its pure
+    part or its finish raised, and hand each finish what its pure part returned?"""
 
-    def call(job, slot):
+    def pure(slot, job):
         if job == 2:
             raise SystemExit("gone")
-        return job
+        return job * 10
+
+    def finish(job, returned):
+        if job == 4:
+            raise ValueError("disk full")
+        return returned
 
     executor = LocalExecutor(2)
     try:
-        done = dict(run_all(executor, [1, 2, 3], call, "test", progress=False))
+        done = dict(
+            run_all(executor, [1, 2, 3, 4, 5], lambda job: (pure, job), finish, "test", False)
+        )
     finally:
         executor.shutdown()
-    assert done[1] == 1 and done[3] == 3 and isinstance(done[2], SystemExit)
+    assert done[1] == 10 and done[3] == 30 and done[5] == 50
+    assert isinstance(done[2], SystemExit) and isinstance(done[4], ValueError)
+
+
+def test_a_lost_worker_is_a_grader_error_a_rerun_retries(tmp_path):
+    """Does an executor's failure (Dask's KilledWorker: the worker died with the notebook on
+    it) write a grader_error result, no points given, that a rerun grades again?"""
+    job = job_for(tmp_path)
+    out = tmp_path / "out"
+
+    class KilledWorker(Exception):
+        pass
+
+    result = job.finish(out, KilledWorker("attempted to run task on 4 workers, all died"))
+    assert result.status == "grader_error" and {q.points for q in result.questions} == {None}
+    assert "KilledWorker" in result.message and "not the student's" in result.message
+    assert read_json(job.result_path(out))["status"] == "grader_error"
+    assert not job.done(out)
 
 
 @pytest.mark.parametrize("content", [None, "{not json", "[1]", '{"questions": 3}'])
@@ -119,7 +144,7 @@ def test_finish_writes_everything_when_a_result_is_missing_or_corrupt(tmp_path, 
     if content is not None:
         bad.result_path(out).parent.mkdir(parents=True)
         bad.result_path(out).write_text(content)
-    results = cli.load_results(out, [good, bad], {bad: OSError("disk full")})
+    results = collect.load_results(out, [good, bad], {bad: OSError("disk full")})
     assert [r.status for r in results] == ["missing", "grader_error"]
 
     def no_gradebook(*args):

@@ -1,6 +1,7 @@
 """cs231n-grade: grade a class's notebooks in parallel, in sandboxes, resumably.
 
     cs231n-grade SUBMISSIONS --out DIR [--workers N] [--students ID...] [--isolation LEVEL]
+    cs231n-grade SUBMISSIONS --out DIR --scheduler tcp://HOST:PORT   # on a Dask cluster
     cs231n-grade --check-sandbox
 
 SUBMISSIONS is a folder with one folder per student (its name is the student id), a .zip of
@@ -28,14 +29,21 @@ from autograder.course import SOLUTIONS, notebook_names
 from autograder.exports import read_roster, roster_students, write_students
 from autograder.grading import sandbox, uids
 from autograder.grading.cgroups import remove_stale_cgroups
-from autograder.grading.jobs import ReferenceJob, Settings, StudentJob
+from autograder.grading.collect import load_results
+from autograder.grading.jobs import (
+    Settings,
+    StudentJob,
+    grader_key,
+    reference_problem,
+    solution_key,
+)
 from autograder.grading.layouts import Entry, unpack
 from autograder.grading.messages import Limits
 from autograder.grading.outputs import finish
+from autograder.grading.references import ReferenceJob
 from autograder.grading.scheduler import LocalExecutor, run_all
 from autograder.grading.submissions import SubmissionsError, discover
 from autograder.nbgrader_course import folder as course_folder
-from autograder.results import NotebookResult, read_json
 
 UNSAFE_FLAG = "--unsafe-run-student-code-without-sandbox"
 
@@ -48,7 +56,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("submissions", type=Path, nargs="?", help="folder or .zip")
     parser.add_argument("--out", type=Path, help="the grading folder (created if missing)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="notebooks graded at once on this machine (without --scheduler)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT",
+        help="grade on the workers of this Dask scheduler (see README); OUT stays here",
+    )  # fmt: skip
     parser.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: DIR/gradebook.db)")
     parser.add_argument(
         "--notebooks", nargs="+", metavar="NAME", help="grade only these notebooks (file stems)"
@@ -95,16 +110,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def isolation(args) -> sandbox.Isolation:
     """The isolation level to grade at: --isolation's (the sandbox by default). Exits when it
     is not available here, naming the weaker levels that are, unless the instructor
-    explicitly chose to run student code unisolated (the flag also forces that choice)."""
-    capabilities = sandbox.probe()
-    missing = sandbox.missing(capabilities, args.isolation)
+    explicitly chose to run student code unisolated (the flag also forces that choice). On a
+    Dask cluster each worker checks its own sandbox (cluster.GraderCheck), not this machine."""
+    if args.scheduler and args.isolation is sandbox.Isolation.UID and not args.unsafe:
+        sys.exit(
+            "cs231n-grade: the 'uid' level rests on file permissions that the grader checks on "
+            "its own machine; on a Dask cluster grade at 'sandbox' or 'namespaces'."
+        )
+    capabilities = [] if args.scheduler else sandbox.probe()
+    missing = [] if args.scheduler else sandbox.missing(capabilities, args.isolation)
     if args.unsafe:
         banner = "!" * 78
+        gaps = "not checked (the workers run the notebooks)" if args.scheduler else None
+        gaps = gaps or ", ".join(missing) or "none"
         print(
             f"{banner}\nWARNING: grading WITHOUT A SANDBOX ({UNSAFE_FLAG}).\nStudent code "
             "runs with your privileges: it can read and change your files, the gradebook and\n"
             f"other students' work, and reach the network. Sandbox parts missing here: "
-            f"{', '.join(sandbox.missing(capabilities)) or 'none'}.\n{banner}",
+            f"{gaps}.\n{banner}",
             file=sys.stderr,
         )
         return sandbox.Isolation.NONE
@@ -199,6 +222,7 @@ def grade(args) -> int:
     if not students:
         sys.exit(f"cs231n-grade: no student folders in {args.submissions}")
     db_url = args.db or course_folder.default_db_url(out)
+    executor = make_executor(args, notebooks, level)
     # nbgrader's generate_assignment registers the assignment in the gradebook; it is needed
     # only when the results are written, so it runs beside the grading.
     preparing = ThreadPoolExecutor(max_workers=1)
@@ -219,7 +243,6 @@ def grade(args) -> int:
             uids.protect(out, settings.hidden, slot_uids)
         except PermissionError as error:
             sys.exit(f"cs231n-grade: {error}")
-    executor = LocalExecutor(max(1, args.workers))
     progress = not args.no_progress
     try:
         references = [ReferenceJob(n, r) for n in notebooks for r in (0, 1)]
@@ -227,8 +250,13 @@ def grade(args) -> int:
         failed = [
             f"{job.label}: {result}"
             for job, result in run_all(
-                executor, todo, lambda job, slot: job(out, settings, slot), "solutions", progress
-            )
+                executor,
+                todo,
+                lambda job: job.task(settings),
+                lambda job, returned: job.finish(out, returned),
+                "solutions",
+                progress,
+            )  # fmt: skip
             if isinstance(result, BaseException)
         ]
         if failed:
@@ -242,11 +270,26 @@ def grade(args) -> int:
         todo = [job for job in jobs if not _done(job, out)]
         if len(todo) < len(jobs):
             print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} notebooks already graded")
+        shared = {}  # notebook -> its checked references, sent once to every machine
+
+        def task(job: StudentJob) -> tuple:
+            if job.notebook not in shared:
+                references = reference_problem(out, job.notebook)
+                shared[job.notebook] = (
+                    executor.share(references) if isinstance(references, dict) else references
+                )
+            return job.task(settings, shared[job.notebook])
+
         failures = {
             job: error
             for job, error in run_all(
-                executor, todo, lambda job, slot: job(out, settings, slot), "students", progress
-            )
+                executor,
+                todo,
+                task,
+                lambda job, returned: job.finish(out, returned),
+                "students",
+                progress,
+            )  # fmt: skip
             if isinstance(error, BaseException)
         }
     finally:
@@ -258,41 +301,25 @@ def grade(args) -> int:
     return code
 
 
+def make_executor(args, notebooks: list[str], level: sandbox.Isolation):
+    """A DaskExecutor on the cluster of --scheduler, else a LocalExecutor of --workers."""
+    if not args.scheduler:
+        return LocalExecutor(max(1, args.workers))
+    from autograder.grading.cluster import DaskExecutor, Expected
+
+    expected = Expected(grader_key(), {n: solution_key(n) for n in notebooks}, str(level))
+    try:
+        return DaskExecutor(args.scheduler, expected)
+    except (OSError, RuntimeError) as error:  # no scheduler there, or no worker accepts
+        sys.exit(f"cs231n-grade: cannot grade on {args.scheduler}: {error}")
+
+
 def _done(job, out: Path) -> bool:
     """Whether a job's result is on disk and current; a result that cannot be read is not."""
     try:
         return job.done(out)
     except Exception:
         return False
-
-
-def load_results(
-    out: Path, jobs: list[StudentJob], failures: dict[StudentJob, BaseException]
-) -> list[NotebookResult]:
-    """Every job's result from its file. A job whose file is missing or corrupt (its run
-    failed, or the disk did) is a grader_error here, in memory, so that everything else is
-    still written; the reason is printed for the instructor, and a rerun grades it again."""
-    results = []
-    for job in jobs:
-        try:
-            result = NotebookResult.from_json(read_json(job.result_path(out)))
-            if (result.student_id, result.notebook) != (job.student_id, job.notebook):
-                raise ValueError("the result of another notebook")
-        except ValueError as error:
-            failure = failures.get(job)
-            why = f"{type(failure).__name__}: {failure}" if failure else str(error)
-            print(f"cs231n-grade: {job.label}: no readable result ({why})", file=sys.stderr)
-            result = _not_graded(job, "its result could not be read; run the grader again")
-        results.append(result)
-    return results
-
-
-def _not_graded(job: StudentJob, reason: str) -> NotebookResult:
-    message = f"grader error (not the student's): {reason}"
-    try:
-        return job._without_run("grader_error", message)
-    except Exception:  # the course itself cannot be read: a result without questions
-        return NotebookResult(job.student_id, job.notebook, "grader_error", "", message=message)
 
 
 def main(argv: list[str] | None = None) -> int:

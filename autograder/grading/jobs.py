@@ -1,10 +1,14 @@
 """The units of batch grading and their results on disk.
 
-A job is plain data (which notebook, whose, where the file is) and a function of it and a
-worker slot, so any executor can run it: threads here, machines later. Every finished job
-is written atomically to its own JSON file; a rerun skips the jobs whose file is there and
-was made from the same submission, solution and grader, so an interrupted batch resumes
-where it stopped and a finished one is not graded twice.
+A job is plain data (which notebook, whose, where the file is) in two parts. Its pure part
+(`run_solution`, `grade_submission`) is a function of data and a sandbox slot that returns
+data: it reads nothing of the grading folder, so any executor can run it, threads here or a
+Dask worker on another machine (the submission travels as the file's bytes, the references
+as the documents the client checked). Its client part (`finish`) turns what came back into a
+file: every finished job is written atomically to its own JSON file, by the client alone; a
+rerun skips the jobs whose file is there and was made from the same submission, solution and
+grader, so an interrupted batch resumes where it stopped and a finished one is not graded
+twice.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+
+import nbformat
 
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
 from autograder.grading import judge as judging
@@ -103,43 +109,9 @@ def _run_notebook(name: str, nb, notebook: str, worker: int, settings: Settings)
         raise GraderError(f"{type(error).__name__}: {error}") from error
 
 
-# ----------------------------------------------------------------------------- references
-
-
-@dataclass(frozen=True)
-class ReferenceJob:
-    notebook: str
-    run: int  # 0 or 1: the solution runs twice, to find values that vary between runs
-
-    @property
-    def label(self) -> str:
-        return f"solution {self.notebook} (run {self.run + 1})"
-
-    def path(self, out: Path) -> Path:
-        return out / "references" / f"{self.notebook}.run{self.run}.json"
-
-    def done(self, out: Path) -> bool:
-        data = read_json(self.path(out))
-        return bool(data) and data.get("key") == solution_key(self.notebook)
-
-    def __call__(self, out: Path, settings: Settings, worker: int) -> None:
-        nb = read(SOLUTIONS / f"{self.notebook}.ipynb")
-        run = _run_notebook(f"solution-{self.notebook}", nb, self.notebook, worker, settings)
-        for question, document in run.documents.items():
-            if not document or document.get("end") != "ok":
-                end = (document or {}).get("error") or run.probe_status.get(question)
-                raise GraderError(
-                    f"the solution of {self.notebook} does not pass its own test {question} "
-                    f"in the sandbox: {end}"
-                )
-        write_json(
-            self.path(out),
-            {
-                "key": solution_key(self.notebook),
-                "documents": run.documents,
-                "seconds": run.seconds,
-            },
-        )
+def reference_path(out: Path, notebook: str, run: int) -> Path:
+    """Where run 0 or 1 of a solution keeps its answers (references.ReferenceJob)."""
+    return out / "references" / f"{notebook}.run{run}.json"
 
 
 _references: dict[tuple[str, str, str], dict[str, dict]] = {}  # loaded once per run
@@ -152,7 +124,7 @@ def load_references(out: Path, notebook: str) -> dict[str, dict]:
     cache = (str(out), notebook, solution_key(notebook))
     if cache in _references:
         return _references[cache]
-    first, second = (read_json(ReferenceJob(notebook, r).path(out)) for r in (0, 1))
+    first, second = (read_json(reference_path(out, notebook, r)) for r in (0, 1))
     if not first or not second:
         raise GraderError(f"the references of {notebook} are missing; rerun the grader")
     references, problems = {}, []
@@ -167,6 +139,118 @@ def load_references(out: Path, notebook: str) -> dict[str, dict]:
 
 
 # ------------------------------------------------------------------------------- students
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a worker needs to grade one notebook: the file's bytes (None when there is no
+    readable file) and the keys the client computed from them."""
+
+    student_id: str
+    notebook: str
+    file_status: str
+    message: str
+    content: bytes | None
+    key: str
+    submission_key: str
+    submitted_at: str
+
+    def without_run(self, status: str, message: str) -> NotebookResult:
+        return _without_run(
+            self.student_id, self.notebook, status, message, self.key, self.submission_key
+        )
+
+
+def grade_submission(
+    slot: int, submission: Submission, references: dict | str, settings: Settings
+) -> dict:
+    """The pure part of grading a notebook: {"result": the NotebookResult as a dict, "log":
+    a line for the instructor or None}, whatever happens. A failure of the grading machinery
+    (GraderError, or references that are a problem's description instead of the documents)
+    is a grader_error, retried on a rerun; anything else that goes wrong while planning,
+    running or judging this notebook is caused by its content, and costs this notebook its
+    points (invalid or crashed), never the batch."""
+    log = None
+    try:
+        result = _grade(slot, submission, references, settings)
+    except GraderError as error:
+        message = f"grader error (not the student's): {error}"
+        result = submission.without_run("grader_error", message)
+    except Exception as error:
+        status, message = student_failure(error)
+        log = f"{submission.student_id} {submission.notebook}: {status}: {where(error)}"
+        result = submission.without_run(status, message)
+    return {"result": asdict(result), "log": log}
+
+
+def _grade(
+    slot: int, submission: Submission, references: dict | str, settings: Settings
+) -> NotebookResult:
+    if submission.file_status != "ok":
+        return submission.without_run(
+            submission.file_status, submission.message or submission.file_status
+        )
+    try:
+        nb = nbformat.reads(submission.content.decode("utf-8"), as_version=4)
+    except Exception:  # changed since discovery, or unreadable after all
+        return submission.without_run("invalid", "not a readable notebook")
+    if isinstance(references, str):
+        raise GraderError(references)
+    notebook = submission.notebook
+    info = course(notebook)
+    run = _run_notebook(f"{submission.student_id}-{notebook}", nb, notebook, slot, settings)
+    questions = []
+    for question in info.questions.values():
+        verdict = judging.judge(run.documents.get(question.id), references[question.id])
+        status = Status.OK if verdict.passed else question_status(run, question.id)
+        if status != Status.OK:
+            verdict.messages.insert(0, f"a cell this question needs {STATUS_TEXT[status]}")
+        points = float(question.points) if verdict.passed else 0.0
+        messages = verdict.messages + ([f"Hint: {verdict.hint}"] if verdict.hint else [])
+        questions.append(QuestionResult(question.id, points, question.points, status, messages))
+    answers = {grade_id(c): c.source for c in nb.cells if c.cell_type == "markdown"}
+    for gid, (pts, stub) in info.written.items():
+        answer = answers.get(gid, stub)
+        if answer.strip() == stub.strip():
+            questions.append(QuestionResult(gid, 0.0, pts, Status.HAND, [UNANSWERED]))
+        else:
+            questions.append(QuestionResult(gid, None, pts, Status.HAND))
+    cells = [
+        {"label": c.label, "status": c.status, "seconds": c.seconds,
+         "kind": error_kind(c.error)}  # the kernel's message never leaves the job
+        for c in run.cells
+        if c.status != "ok"
+    ]  # fmt: skip
+    return NotebookResult(
+        submission.student_id, notebook, Status.OK, submission.key, questions,
+        cells=cells, seconds=run.seconds, restarts=run.restarts,
+        submission=submission.submission_key, submitted_at=submission.submitted_at,
+    )  # fmt: skip
+
+
+def _without_run(
+    student_id: str, notebook: str, status: str, message: str, key: str, submission: str
+) -> NotebookResult:
+    info = course(notebook)
+    points = None if status == "grader_error" else 0.0
+    questions = [
+        QuestionResult(q.id, points, q.points, status, [message]) for q in info.questions.values()
+    ]
+    questions += [
+        QuestionResult(gid, points, pts, status, [message])
+        for gid, (pts, _) in info.written.items()
+    ]
+    return NotebookResult(
+        student_id, notebook, status, key, questions, message, submission=submission
+    )
+
+
+def reference_problem(out: Path, notebook: str) -> dict | str:
+    """The checked references of a notebook (load_references), or why there are none."""
+    try:
+        return load_references(out, notebook)
+    except GraderError as error:
+        return str(error)
 
 
 @dataclass(frozen=True)
@@ -196,80 +280,56 @@ class StudentJob:
         data = read_json(self.result_path(out))
         return bool(data) and data.get("key") == self.key() and data["status"] != "grader_error"
 
-    def __call__(self, out: Path, settings: Settings, worker: int) -> NotebookResult:
-        """Grade and write the result file, whatever happens: a failure of the grading
-        machinery (GraderError) is a grader_error, retried on a rerun; anything else that
-        goes wrong while planning, running or judging this notebook is caused by its content,
-        and costs this notebook its points (invalid or crashed), never the batch."""
-        try:
-            result = self.grade(out, settings, worker)
-        except GraderError as error:
-            result = self._without_run("grader_error", f"grader error (not the student's): {error}")
-        except Exception as error:
-            status, message = student_failure(error)
-            print(f"cs231n-grade: {self.label}: {status}: {where(error)}", file=sys.stderr)
-            result = self._without_run(status, message)
+    def submission(self) -> Submission:
+        """The file read once, with its keys: what travels to the worker."""
+        content = None
+        if self.file_status == "ok":
+            try:
+                content = Path(self.path).read_bytes()
+            except OSError:  # the file went away since discovery: regrade it next time
+                pass
+        if self.file_status == "ok" and content is None:
+            key, submission = sha256(solution_key(self.notebook), "unreadable"), "unreadable"
+        else:
+            submission = sha256(self.file_status, content or b"")
+            key = sha256(solution_key(self.notebook), submission)
+        return Submission(
+            self.student_id, self.notebook, self.file_status, self.message, content,
+            key, submission, self.submitted_at(),
+        )  # fmt: skip
+
+    def task(self, settings: Settings, references: object) -> tuple:
+        """(function, *arguments) of the pure part: function(slot, *arguments). references:
+        the checked references (reference_problem), or an executor's handle of them."""
+        return grade_submission, self.submission(), references, settings
+
+    def finish(self, out: Path, returned: dict | BaseException) -> NotebookResult:
+        """Write the result file (the client's part). An executor's failure (a worker lost
+        with the notebook on it: Dask's KilledWorker) is a grader_error, retried by a rerun."""
+        if isinstance(returned, BaseException):
+            why = f"{type(returned).__name__}: {returned}"
+            print(f"cs231n-grade: {self.label}: grader_error: {why}", file=sys.stderr)
+            result = self._without_run("grader_error", f"grader error (not the student's): {why}")
+        else:
+            result = NotebookResult.from_json(returned["result"])
+            if (result.student_id, result.notebook) != (self.student_id, self.notebook):
+                raise ValueError(f"{self.label}: the result of another notebook came back")
+            if returned.get("log"):
+                print(f"cs231n-grade: {returned['log']}", file=sys.stderr)
         write_json(self.result_path(out), asdict(result))
         return result
+
+    def __call__(self, out: Path, settings: Settings, worker: int) -> NotebookResult:
+        """The whole job in this process: grade and write the result file."""
+        function, *arguments = self.task(settings, reference_problem(out, self.notebook))
+        return self.finish(out, function(worker, *arguments))
 
     def _without_run(self, status: str, message: str) -> NotebookResult:
         try:
             key, submission = self.key(), self.submission_key()
         except OSError:  # the file went away since discovery: regrade it next time
             key, submission = sha256(solution_key(self.notebook), "unreadable"), "unreadable"
-        info = course(self.notebook)
-        points = None if status == "grader_error" else 0.0
-        questions = [
-            QuestionResult(q.id, points, q.points, status, [message])
-            for q in info.questions.values()
-        ]
-        questions += [
-            QuestionResult(gid, points, pts, status, [message])
-            for gid, (pts, _) in info.written.items()
-        ]
-        return NotebookResult(
-            self.student_id, self.notebook, status, key, questions, message, submission=submission
-        )
-
-    def grade(self, out: Path, settings: Settings, worker: int) -> NotebookResult:
-        if self.file_status != "ok":
-            return self._without_run(self.file_status, self.message or self.file_status)
-        try:
-            nb = read(self.path)
-        except Exception:  # changed since discovery, or unreadable after all
-            return self._without_run("invalid", "not a readable notebook")
-        references = load_references(out, self.notebook)
-        info = course(self.notebook)
-        run = _run_notebook(
-            f"{self.student_id}-{self.notebook}", nb, self.notebook, worker, settings
-        )
-        questions = []
-        for question in info.questions.values():
-            verdict = judging.judge(run.documents.get(question.id), references[question.id])
-            status = Status.OK if verdict.passed else question_status(run, question.id)
-            if status != Status.OK:
-                verdict.messages.insert(0, f"a cell this question needs {STATUS_TEXT[status]}")
-            points = float(question.points) if verdict.passed else 0.0
-            messages = verdict.messages + ([f"Hint: {verdict.hint}"] if verdict.hint else [])
-            questions.append(QuestionResult(question.id, points, question.points, status, messages))
-        answers = {grade_id(c): c.source for c in nb.cells if c.cell_type == "markdown"}
-        for gid, (pts, stub) in info.written.items():
-            answer = answers.get(gid, stub)
-            if answer.strip() == stub.strip():
-                questions.append(QuestionResult(gid, 0.0, pts, Status.HAND, [UNANSWERED]))
-            else:
-                questions.append(QuestionResult(gid, None, pts, Status.HAND))
-        cells = [
-            {"label": c.label, "status": c.status, "seconds": c.seconds,
-             "kind": error_kind(c.error)}  # the kernel's message never leaves the job
-            for c in run.cells
-            if c.status != "ok"
-        ]  # fmt: skip
-        return NotebookResult(
-            self.student_id, self.notebook, Status.OK, self.key(), questions,
-            cells=cells, seconds=run.seconds, restarts=run.restarts,
-            submission=self.submission_key(), submitted_at=self.submitted_at(),
-        )  # fmt: skip
+        return _without_run(self.student_id, self.notebook, status, message, key, submission)
 
     def submitted_at(self) -> str:
         """When the file was last changed (a zip entry's time once extracted), UTC ISO 8601;
