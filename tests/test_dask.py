@@ -262,7 +262,7 @@ def test_a_worker_without_a_sandbox_refuses_and_the_other_grades_all(on_cluster,
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     refusals = [line for line in run.stderr.splitlines() if "refuses these jobs" in line]
     assert len(refusals) == 1, run.stderr
-    assert "no working sandbox here: bubblewrap: not installed" in refusals[0]
+    assert "no working sandbox here (isolation 'sandbox'): bubblewrap: not installed" in refusals[0]
     assert "grading on 1 worker(s)" in run.stderr
     executed = cluster.executed()
     # 3 notebooks and the task that holds the references

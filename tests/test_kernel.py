@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -175,3 +176,20 @@ def test_the_grading_folder_and_a_class_zip_can_be_hidden(tmp_path_factory, hide
         assert (listing, zipped, listed) == ("[]", "''", "0")
     else:
         assert (listing, zipped, listed) == ("['gradebook.db']", "'zipped'", "1")
+
+
+def test_a_folder_bound_from_under_tmp_is_reachable(tmp_path_factory):
+    """A folder the kernel may read that lies under /tmp (a virtual environment or a course
+    unpacked there, as Gradescope's test root is) is reachable through the private /tmp: the
+    folders leading to it are traversable, not root's alone."""
+    base = Path(tempfile.mkdtemp(prefix="cs231n-bound-"))
+    folder = base / "deep" / "course"
+    folder.mkdir(parents=True)
+    (folder / "note.txt").write_text("readable")
+    base.chmod(0o755)
+    try:
+        with SandboxedKernel("bound", read_only=[folder]) as k:
+            out = k.run(f"print(open({str(folder / 'note.txt')!r}).read())")
+    finally:
+        shutil.rmtree(base)
+    assert out.status == "ok" and out.stdout == "readable\n", out

@@ -117,11 +117,12 @@ class SandboxedKernel:
             if path.is_file():
                 hide_after += ["--ro-bind", str(empty), str(path)]
         binds = []
+        tmpfs = [*hidden, Path("/tmp")]  # bwrap_command mounts a private /tmp as well
         for path in bound:
-            # Folders that lead to a bound path through a hidden (tmpfs) folder are created
-            # traversable: bubblewrap would otherwise make them 0700 and root's.
+            # Folders that lead to a bound path through a tmpfs (a hidden folder, /tmp) are
+            # created traversable: bubblewrap would otherwise make them 0700 and root's.
             for parent in reversed(path.parents):
-                if any(parent != h and parent.is_relative_to(h) for h in hidden):
+                if any(parent != h and parent.is_relative_to(h) for h in tmpfs):
                     binds += ["--perms", "0755", "--dir", str(parent)]
             binds += ["--ro-bind", str(path), str(path)]
         sandbox = bwrap_command(
