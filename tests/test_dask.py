@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lab_server import free_port
 
 from autograder.course import SAMPLES
 from autograder.grading import sandbox
@@ -39,12 +40,6 @@ GRADE = [str(BIN / "cs231n-grade")]
 DASK = str(BIN / "dask")
 NOTEBOOKS = ["01_numpy_gradients", "04_pytorch_autograd"]
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

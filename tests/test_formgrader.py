@@ -11,10 +11,11 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+import lab_server
 import pytest
+from lab_server import free_port
 
 from autograder.course import ASSIGNMENT, REPO_ROOT, SAMPLES
 from autograder.grading import sandbox
@@ -56,38 +57,16 @@ def graded(tmp_path_factory):
 def server(graded):
     """`cd OUT && jupyter lab`, as the README says; yields its URL."""
     out, _ = graded
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser",
                f"--port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={TOKEN}"]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(out.parent / "runtime")}
-    log = open(out.parent / "lab.log", "w")
-    process = subprocess.Popen(command, cwd=out, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=5)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail((out.parent / "lab.log").read_text())
-                time.sleep(0.5)
+    with lab_server.running(command, out, env, out.parent / "lab.log", url, TOKEN):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

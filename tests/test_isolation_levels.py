@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
+from test_kernel import loopback
 
 from autograder.grading import cli, sandbox, uids
 from autograder.grading.kernel import Limits, SandboxedKernel
@@ -84,15 +84,8 @@ def test_the_memory_limit_stops_a_memory_hog(kernel):
 
 def test_the_network_is_cut_by_namespaces_only(kernel):
     """`namespaces` cuts the network; `uid` does not, as --check-sandbox says."""
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port = server.getsockname()[1]
-        out = kernel.run(
-            "import socket\ntry:\n"
-            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('reached')\n"
-            "except OSError as e:\n    print('blocked')"
-        )
     expected = "blocked" if kernel.isolation is Isolation.NAMESPACES else "reached"
-    assert out.stdout.strip() == expected
+    assert loopback(kernel) == expected
     assert ("no network isolation" in sandbox.LEVELS[kernel.isolation].does_not) == (
         expected == "reached"
     )

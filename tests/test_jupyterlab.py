@@ -10,15 +10,14 @@ import os
 import re
 import shlex
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import lab_server
 import pytest
+from lab_server import free_port
 
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
 
@@ -72,12 +71,6 @@ def lab_environment() -> dict[str, str]:
     return {name: value.replace("$(CURDIR)", str(REPO_ROOT)) for name, value in found}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab serving a folder with the solution and the release of notebook 01; yields
@@ -105,27 +98,9 @@ def lab(tmp_path_factory):
         "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
     }
-    log = open(root / "lab.log", "w")
-    server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=5)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start:\n{(root / 'lab.log').read_text()}")
-                time.sleep(0.5)
+    with lab_server.running(command, REPO_ROOT, env, root / "lab.log", url, TOKEN):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

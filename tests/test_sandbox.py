@@ -94,16 +94,20 @@ def test_without_root_uids_are_not_separate(monkeypatch):
     assert not sandbox.probe_uids().available
 
 
+# A machine without bubblewrap: only the `uid` level (and none) is left.
+NO_BUBBLEWRAP = [
+    sandbox.Capability("bubblewrap", False, "not installed"),
+    sandbox.Capability("no network", False, "needs bubblewrap"),
+    sandbox.Capability("cgroup", True, "ok"),
+    sandbox.Capability("separate uids", True, "ok"),
+    sandbox.Capability("rlimits", True, "ok"),
+]
+
+
 def test_report_names_the_levels_left_and_what_they_do_not_protect():
     """Without bubblewrap: is the sandbox missing, and `uid` the only weaker level offered,
     with what it does not protect?"""
-    capabilities = [
-        sandbox.Capability("bubblewrap", False, "not installed"),
-        sandbox.Capability("no network", False, "needs bubblewrap"),
-        sandbox.Capability("cgroup", True, "ok"),
-        sandbox.Capability("separate uids", True, "ok"),
-        sandbox.Capability("rlimits", True, "ok"),
-    ]
+    capabilities = NO_BUBBLEWRAP
     assert sandbox.missing(capabilities) == ["bubblewrap", "no network"]
     assert sandbox.available_levels(capabilities) == [sandbox.Isolation.UID, "none"]
     text = sandbox.report(capabilities)
@@ -115,13 +119,7 @@ def test_report_names_the_levels_left_and_what_they_do_not_protect():
 def test_grading_refuses_a_missing_level_and_names_the_weaker_ones(monkeypatch, capsys):
     """Without bubblewrap, does `cs231n-grade` refuse the sandbox and namespaces levels,
     offering `uid` (and only that), and grade at `uid` when asked?"""
-    capabilities = [
-        sandbox.Capability("bubblewrap", False, "not installed"),
-        sandbox.Capability("no network", False, "needs bubblewrap"),
-        sandbox.Capability("cgroup", True, "ok"),
-        sandbox.Capability("separate uids", True, "ok"),
-        sandbox.Capability("rlimits", True, "ok"),
-    ]
+    capabilities = NO_BUBBLEWRAP
     monkeypatch.setattr(sandbox, "probe", lambda: capabilities)
     for level in ("sandbox", "namespaces"):
         args = cli.parse(["subs", "--out", "out", "--isolation", level])
