@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.authoring import colab
+from autograder.authoring import colab, judging
 from autograder.authoring.samples import build_samples
 from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.nbgrader_course import folder
@@ -87,7 +87,8 @@ def build(dest: Path) -> None:
     generate_release(dest / "notebooks", dest / "solutions")
     build_samples(dest / "notebooks", dest / "solutions", dest / "samples")
     names = sorted(p.name for p in (dest / "notebooks").glob("*.ipynb"))
-    (dest / README.name).write_text(colab.stamp_readme(README.read_text(), names))
+    readme = colab.stamp_readme(README.read_text(), names)
+    (dest / README.name).write_text(judging.stamp_readme(readme, dest / "solutions"))
     cells = json.dumps(release_cells(dest / "notebooks"), indent=1, ensure_ascii=False)
     (dest / MANIFEST.name).write_text(cells + "\n")
 
