@@ -27,7 +27,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from autograder.grading import cgroups
+from autograder.grading import cgroups, mounts
 
 FIRST_SANDBOX_UID = 61000  # uids FIRST_SANDBOX_UID + worker index run the student kernels
 
@@ -101,14 +101,16 @@ def bwrap_command(
     bwrap: str = "bwrap",
     user_namespace: bool = True,
     tmp_bytes: int | None = None,
+    view: mounts.View | None = None,
 ) -> list[str]:
-    """A bubblewrap command line that runs `inner` with the IPC, PID, network and UTS
-    namespaces unshared (no network), the host's files read-only, a private /tmp, and nothing
-    left when the parent dies. `user_namespace=False` is for root, who then drops to an
-    unprivileged uid inside the sandbox (a user namespace would map no other uid).
-    `tmp_bytes` caps the private /tmp and /dev/shm (tmpfs: their pages also count against a
-    memory cgroup)."""
-    size = ["--size", str(tmp_bytes)] if tmp_bytes else []
+    """A bubblewrap command line that runs `inner` (bubblewrap options that mount nothing,
+    then "--" and the command) with the IPC, PID, network and UTS namespaces unshared (no
+    network), nothing left when the parent dies, and `view`'s mounts on an empty root that
+    is then made read-only: never the host's `/`. Without a view, `mounts.base(tmp_bytes)`:
+    the system's programs and libraries, the Python installation, private /tmp and /dev/shm
+    of `tmp_bytes` each. `user_namespace=False` is for root, who then drops to an
+    unprivileged uid inside the sandbox (a user namespace would map no other uid)."""
+    view = view or mounts.base(tmp_bytes)
     unshare = (
         ["--unshare-all"]
         if user_namespace
@@ -120,18 +122,8 @@ def bwrap_command(
             "--unshare-cgroup-try",
         ]
     )
-    return [
-        bwrap,
-        *unshare,
-        "--die-with-parent",
-        "--new-session",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--perms", "1777", *size, "--tmpfs", "/tmp",
-        "--perms", "1777", *size, "--tmpfs", "/dev/shm",  # multiprocessing (DataLoader workers)
-        *inner,
-    ]  # fmt: skip
+    return [bwrap, *unshare, "--die-with-parent", "--new-session", *view.args,
+            "--remount-ro", "/", *inner]  # fmt: skip
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess:
