@@ -16,8 +16,12 @@ Runs on the grader's side only.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from autograder.course import REPO_ROOT
@@ -126,6 +130,28 @@ class View:
             self.bind(path)
 
 
+@functools.cache
+def staged_etc() -> Path:
+    """A copy of the files of /etc named in ETC (links kept as links), made once per grader
+    process and removed at its exit: bound as one folder, since each bind costs bubblewrap
+    a pass over the mount table (twenty binds added 15 ms to every start)."""
+    folder = Path(tempfile.mkdtemp(prefix="cs231n-etc-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for name in ETC:
+        source, copy = Path("/etc") / name, folder / name
+        copy.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if source.is_symlink():
+            copy.symlink_to(os.readlink(source))
+        elif source.is_dir():
+            shutil.copytree(source, copy, symlinks=True)
+        elif source.is_file():
+            shutil.copy2(source, copy)
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)  # the kernel's uid reads it, whatever the grader's umask
+    return folder
+
+
 def python_prefixes() -> list[Path]:
     """The Python installation the grader (and so the kernel) runs: the interpreter's prefix
     (the standard library, its shared libraries and headers) and the virtual environment's
@@ -153,8 +179,7 @@ def base(tmp_bytes: int | None = None) -> View:
     for path in map(Path, TOP_LEVEL):
         if path.exists() or path.is_symlink():
             view.link_or_bind(path)
-    for name in ETC:
-        view.link_or_bind(Path("/etc") / name)
+    view.bind(staged_etc(), Path("/etc"))
     for prefix in python_prefixes():
         view.bind(prefix)
     return view
