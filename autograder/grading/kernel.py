@@ -2,10 +2,11 @@
 
 The kernel runs inside bubblewrap with no network (it talks to the grader over Unix sockets in
 its scratch folder, Jupyter's `ipc` transport, since a network namespace has no route to the
-host's loopback), sees the system read-only, the course's helper package and data read-only,
-and nothing else of the repository, the grading folder or the submissions. It may write only
-to its private /tmp (its working folder and HOME), a size-capped tmpfs; the socket folder is
-handed back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (v2,
+host's loopback) and sees an allow-list of the host's files, read-only (`mounts.py`): the
+system's programs and libraries, the Python installation, the course's helper package and
+data files, and nothing else (no other checkout, no solutions, grading folder or submissions).
+It may write only to its private /tmp (its working folder and HOME) and /dev/shm, size-capped
+tmpfs; the socket folder is handed back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (v2,
 or v1 where that is what the host has: `cgroups.py`), so a memory blow-up or a fork bomb hits
 its own limits, and `kill()` ends every process it started, double-forked daemons included.
 
