@@ -6,9 +6,10 @@ host's loopback) and sees an allow-list of the host's files, read-only (`mounts.
 system's programs and libraries, the Python installation, the course's helper package and
 data files, and nothing else (no other checkout, no solutions, grading folder or submissions).
 It may write only to its private /tmp (its working folder and HOME) and /dev/shm, size-capped
-tmpfs; the socket folder is handed back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (v2,
-or v1 where that is what the host has: `cgroups.py`), so a memory blow-up or a fork bomb hits
-its own limits, and `kill()` ends every process it started, double-forked daemons included.
+tmpfs; the socket folder is handed back to root once the kernel is up. It runs as an
+unprivileged uid in a cgroup (v2, or v1 where that is what the host has: `cgroups.py`), so a
+memory blow-up or a fork bomb hits its own limits, and `kill()` ends every process it
+started, double-forked daemons included.
 
 That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
 `namespaces`: the same bubblewrap sandbox and uid, rlimits instead of the cgroup, and the
