@@ -8,12 +8,14 @@ import argparse
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 from test_kernel import loopback
 
+from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading import cli, sandbox, uids
 from autograder.grading.kernel import Limits, SandboxedKernel
 from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation
@@ -26,6 +28,14 @@ pytestmark = [
     ),
 ]
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64, cell_timeout_s=10)
+# The parts of a checkout no kernel at `uid` may read (uids.protected_paths), one file each.
+PARTS = [
+    "solutions/dl_software/01.ipynb",
+    "autograder/mutations/01.toml",
+    "tests/adversarial.py",
+    "build/gradescope/autograder.zip",
+    "data/sample_submissions/complete/01.ipynb",
+]
 
 
 @pytest.fixture(scope="module", params=[Isolation.NAMESPACES, Isolation.UID], ids=str)
@@ -51,6 +61,8 @@ def folders():
 
 
 def test_runs_as_the_slots_uid_and_cannot_read_a_private_folder(kernel, folders):
+    """At `uid` the host's permissions decide: a 0700 folder is unreadable, a world-readable
+    one readable. At `namespaces` neither exists: the sandbox shows only its allow-list."""
     secret, public = folders
     out = kernel.run(
         "import os\nprint(os.getuid())\n"
@@ -59,7 +71,10 @@ def test_runs_as_the_slots_uid_and_cannot_read_a_private_folder(kernel, folders)
         "    except OSError as e:\n        print(type(e).__name__)"
     )
     assert out.status == "ok", out
-    assert out.stdout.split() == [str(kernel.uid), "PermissionError", "42"]
+    if kernel.isolation is Isolation.UID:
+        assert out.stdout.split() == [str(kernel.uid), "PermissionError", "42"]
+    else:
+        assert out.stdout.split() == [str(kernel.uid), *["FileNotFoundError"] * 2]
 
 
 def test_the_process_limit_stops_a_fork_bomb(kernel):
@@ -132,3 +147,45 @@ def test_the_uid_level_refuses_readable_solutions_and_hides_the_grading_folder(f
     with pytest.raises(PermissionError, match=str(public)):
         uids.protect(out, [str(public)], [FIRST_SANDBOX_UID])
     assert out.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_the_uid_level_refuses_each_readable_part_of_the_checkout(part, tmp_path):
+    """In a checkout whose every other part is closed (0700), does one world-readable part
+    (the solutions, the grader's sources and mutations, the tests, a build, the samples) stop
+    grading at `uid`, named; and does closing it let grading start? The kernel's own files
+    (cs231n_utils/, data/'s files) stay readable."""
+    root = Path(tempfile.mkdtemp(prefix="cs231n-checkout-", dir="/var/tmp"))
+    try:
+        for name in ["cs231n_utils/__init__.py", "data/digits.npz", *PARTS]:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text("x")
+        subprocess.run(["chmod", "-R", "u=rwX,go=rX", str(root)], check=True)
+        for name in ("solutions", "autograder", "tests", "build", "data/sample_submissions"):
+            (root / name).chmod(0o700)
+        out = tmp_path / "grading"
+        out.mkdir()
+        uids.protect(out, [], [FIRST_SANDBOX_UID], root=root)  # all closed: no refusal
+        opened = root / part.split("/")[0]
+        if part.startswith("data/"):
+            opened = root / "data" / "sample_submissions"
+        opened.chmod(0o755)
+        with pytest.raises(PermissionError, match=str(opened)):
+            uids.protect(out, [], [FIRST_SANDBOX_UID], root=root)
+    finally:
+        shutil.rmtree(root)
+
+
+def test_grading_at_uid_refuses_this_checkout_while_its_solutions_are_world_readable(tmp_path):
+    """The real path: `cs231n-grade --isolation uid` on this checkout, whose solutions are
+    readable by other users here, stops before running anything, naming them."""
+    solutions = REPO_ROOT / "solutions"
+    if not uids.readable_by(FIRST_SANDBOX_UID, [solutions]):
+        pytest.skip("this checkout's solutions are closed to other users")
+    argv = [str(SAMPLES), "--out", str(tmp_path / "out"), "--isolation", "uid",
+            "--notebooks", "06_data_loading", "--no-progress"]  # fmt: skip
+    with pytest.raises(SystemExit) as refused:
+        cli.main(argv)
+    assert str(solutions) in str(refused.value.code)
+    assert "unreadable to other users" in str(refused.value.code)
+    assert not (tmp_path / "out" / "references").exists()

@@ -147,11 +147,11 @@ def test_nothing_survives_the_kernel():
 
 
 @pytest.mark.parametrize("hide", [True, False], ids=["hidden", "control"])
-def test_the_grading_folder_and_a_class_zip_can_be_hidden(tmp_path_factory, hide):
-    """Folders and files the grader names (its output, the submissions, the class's zip) are
-    empty to the kernel, even inside a folder it may read (data/); the control run without
-    hiding them reads all three, so the check can fail. The sample submissions (a complete
-    set of solutions, in data/) are hidden in both."""
+def test_the_grading_folder_and_a_class_zip_can_be_hidden(hide):
+    """Folders and files the grader names (its output, the class's zip) are empty to the
+    kernel even inside a folder it may read; the control run without hiding them reads both,
+    so the check can fail. Of data/, only the listed data files exist: neither the sample
+    submissions (a complete set of solutions) nor a class folder kept there."""
     tag = f"cs231n-hide-{uuid.uuid4().hex[:8]}"
     base = Path("/var/tmp") / tag
     folder, archive = base / "grades", base / "class.zip"
@@ -163,24 +163,27 @@ def test_the_grading_folder_and_a_class_zip_can_be_hidden(tmp_path_factory, hide
     (inside / "student.ipynb").write_text("{}")
     hidden = [folder, archive, inside] if hide else []
     try:
-        with SandboxedKernel("hide", hidden=hidden) as k:
+        with SandboxedKernel("hide", read_only=[base], hidden=hidden) as k:
             out = k.run(
                 "import os\n"
                 f"print(sorted(os.listdir({str(folder)!r})))\n"
                 f"print(repr(open({str(archive)!r}).read()))\n"
-                f"print(len(os.listdir({str(inside)!r})))\n"
-                f"print(len(os.listdir({str(SAMPLES)!r})))"
+                f"print(sorted(os.listdir({str(REPO_ROOT / 'data')!r})))\n"
+                f"print(os.path.exists({str(SAMPLES)!r}))"
             )
     finally:
         shutil.rmtree(base)
         shutil.rmtree(inside)
     assert out.status == "ok", out
-    listing, zipped, listed, samples = out.stdout.splitlines()
-    assert samples == "0" and len(os.listdir(SAMPLES)) > 0
+    listing, zipped, data, samples = out.stdout.splitlines()
+    sums = (REPO_ROOT / "data" / "SHA256SUMS").read_text().splitlines()
+    listed = [line.split()[1] for line in sums if line and not line.startswith("#")]
+    assert data == str(sorted(["SHA256SUMS", *listed])) and samples == "False"
+    assert SAMPLES.is_dir() and inside.parent == REPO_ROOT / "data"
     if hide:
-        assert (listing, zipped, listed) == ("[]", "''", "0")
+        assert (listing, zipped) == ("[]", "''")
     else:
-        assert (listing, zipped, listed) == ("['gradebook.db']", "'zipped'", "1")
+        assert (listing, zipped) == ("['gradebook.db']", "'zipped'")
 
 
 def test_a_folder_bound_from_under_tmp_is_reachable(tmp_path_factory):

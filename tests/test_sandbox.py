@@ -3,14 +3,18 @@ missing (simulated here with stand-in bwrap programs and cgroup folders)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from autograder.grading import cgroups, cli, sandbox
+from autograder.course import REPO_ROOT
+from autograder.grading import cgroups, cli, mounts, sandbox
 
 HAVE_ROOT_AND_BWRAP = os.geteuid() == 0 and shutil.which("bwrap") is not None
 
@@ -33,17 +37,48 @@ def test_sandbox_is_read_only_private_and_offline():
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         connect = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)"
-        outside = subprocess.run(["python3", "-c", connect], capture_output=True, timeout=30)
+        python = sys.executable  # shown in the sandbox: the grader's Python installation
+        outside = subprocess.run([python, "-c", connect], capture_output=True, timeout=30)
         script = (
             f"touch {marker}; touch /etc/cs231n-probe 2>/dev/null && echo WROTE-ETC; "
-            f'python3 -c "{connect}" 2>/dev/null && echo REACHED-HOST; echo done'
+            f"touch /cs231n-probe 2>/dev/null && echo WROTE-ROOT; "
+            f"{python} -c 'print(\"python\")'; "
+            f'{python} -c "{connect}" 2>/dev/null && echo REACHED-HOST; echo done'
         )
         result = subprocess.run(
             sandbox.bwrap_command(["sh", "-c", script]), capture_output=True, text=True, timeout=60
         )
     assert outside.returncode == 0
-    assert result.stdout.split() == ["done"], result.stdout + result.stderr
+    assert result.stdout.split() == ["python", "done"], result.stdout + result.stderr
     assert not os.path.exists(marker)  # the sandbox's /tmp was its own
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
+def test_the_sandbox_shows_only_its_allow_list():
+    """Does the sandbox show of the host only the system's programs and libraries, the files
+    of /etc it names and the Python installation: no home folder, /srv, /opt, /var, /mnt or
+    /run, no /etc/shadow or private keys, nothing of the checkout but the environment?"""
+    python = sys.executable
+    absent = ["/etc/shadow", "/etc/ssl/private", "/etc/passwd", "/srv", "/var", "/mnt", "/run",
+              str(REPO_ROOT / "solutions"), str(REPO_ROOT / "autograder")]  # fmt: skip
+    absent += [p for p in ("/home", "/opt") if not any(
+        Path(x).is_relative_to(p) for x in mounts.python_prefixes())]  # fmt: skip
+    code = (
+        "import json, os\n"
+        f"print(json.dumps([sorted(os.listdir('/')), sorted(os.listdir('/etc')), "
+        f"[p for p in {absent!r} if os.path.lexists(p)], sorted(os.listdir('/usr/src'))]))"
+    )
+    result = subprocess.run(
+        sandbox.bwrap_command(["--", python, "-c", code]), capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    top, etc, present, usr_src = json.loads(result.stdout)
+    system = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp"}
+    python_tops = {p.parts[1] for p in mounts.python_prefixes()}
+    assert set(top) <= system | python_tops, top
+    assert set(etc) <= {name.split("/")[0] for name in mounts.ETC}, etc
+    assert "ld.so.cache" in etc and present == [] and usr_src == []
 
 
 def fake_bwrap(tmp_path, monkeypatch, body: str):

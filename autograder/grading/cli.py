@@ -3,6 +3,7 @@
     cs231n-grade SUBMISSIONS --out DIR [--workers N] [--students ID...] [--isolation LEVEL]
     cs231n-grade SUBMISSIONS --out DIR --scheduler tcp://HOST:PORT   # on a Dask cluster
     cs231n-grade --check-sandbox
+    cs231n-grade --check-host [--isolation LEVEL]   # can a graded kernel read a solution copy?
 
 SUBMISSIONS is a folder with one folder per student (its name is the student id), a .zip of
 such a folder, a folder of the zips `cs231n-submit` writes, or Canvas's submissions download
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from autograder.course import SOLUTIONS, notebook_names
 from autograder.exports import read_roster, roster_students, write_students
-from autograder.grading import sandbox, uids
+from autograder.grading import hostcheck, sandbox, uids
 from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.collect import load_results
 from autograder.grading.jobs import (
@@ -87,6 +88,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--check-sandbox", action="store_true", help="report the isolation available and exit"
     )
+    parser.add_argument("--check-host", action="store_true", help="plant canary solutions "
+                        "where copies usually are, report which a graded kernel reads")  # fmt: skip
     parser.add_argument(
         "--isolation",
         type=sandbox.Isolation,
@@ -102,8 +105,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="grade without isolation: student code runs with your privileges",
     )
     args = parser.parse_args(argv)
-    if not args.check_sandbox and (args.submissions is None or args.out is None):
-        parser.error("SUBMISSIONS and --out are required (or --check-sandbox)")
+    if not (args.check_sandbox or args.check_host) and not (args.submissions and args.out):
+        parser.error("SUBMISSIONS and --out are required (or --check-sandbox, --check-host)")
     return args
 
 
@@ -222,11 +225,6 @@ def grade(args) -> int:
     if not students:
         sys.exit(f"cs231n-grade: no student folders in {args.submissions}")
     db_url = args.db or course_folder.default_db_url(out)
-    executor = make_executor(args, notebooks, level)
-    # nbgrader's generate_assignment registers the assignment in the gradebook; it is needed
-    # only when the results are written, so it runs beside the grading.
-    preparing = ThreadPoolExecutor(max_workers=1)
-    prepared = preparing.submit(course_folder.prepare, out, SOLUTIONS, db_url)
     settings = Settings(
         limits=Limits(
             memory_bytes=args.memory_mb * 2**20,
@@ -243,6 +241,11 @@ def grade(args) -> int:
             uids.protect(out, settings.hidden, slot_uids)
         except PermissionError as error:
             sys.exit(f"cs231n-grade: {error}")
+    executor = make_executor(args, notebooks, level)
+    # nbgrader's generate_assignment registers the assignment in the gradebook; it is needed
+    # only when the results are written, so it runs beside the grading.
+    preparing = ThreadPoolExecutor(max_workers=1)
+    prepared = preparing.submit(course_folder.prepare, out, SOLUTIONS, db_url)
     progress = not args.no_progress
     try:
         references = [ReferenceJob(n, r) for n in notebooks for r in (0, 1)]
@@ -328,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         capabilities = sandbox.probe()
         print(sandbox.report(capabilities))
         return 1 if sandbox.missing(capabilities) else 0
+    if args.check_host:
+        limits = Limits(memory_bytes=args.memory_mb * 2**20, processes=args.processes)
+        return hostcheck.main(isolation(args), limits, args.out)
     try:
         return grade(args)
     except KeyboardInterrupt:

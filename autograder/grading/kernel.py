@@ -2,12 +2,14 @@
 
 The kernel runs inside bubblewrap with no network (it talks to the grader over Unix sockets in
 its scratch folder, Jupyter's `ipc` transport, since a network namespace has no route to the
-host's loopback), sees the system read-only, the course's helper package and data read-only,
-and nothing else of the repository, the grading folder or the submissions. It may write only
-to its private /tmp (its working folder and HOME), a size-capped tmpfs; the socket folder is
-handed back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (v2,
-or v1 where that is what the host has: `cgroups.py`), so a memory blow-up or a fork bomb hits
-its own limits, and `kill()` ends every process it started, double-forked daemons included.
+host's loopback) and sees an allow-list of the host's files, read-only (`mounts.py`): the
+system's programs and libraries, the Python installation, the course's helper package and
+data files, and nothing else (no other checkout, no solutions, grading folder or submissions).
+It may write only to its private /tmp (its working folder and HOME) and /dev/shm, size-capped
+tmpfs; the socket folder is handed back to root once the kernel is up. It runs as an
+unprivileged uid in a cgroup (v2, or v1 where that is what the host has: `cgroups.py`), so a
+memory blow-up or a fork bomb hits its own limits, and `kill()` ends every process it
+started, double-forked daemons included.
 
 That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
 `namespaces`: the same bubblewrap sandbox and uid, rlimits instead of the cgroup, and the
@@ -28,7 +30,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ import zmq
 from jupyter_client import KernelManager
 
 from autograder.course import REPO_ROOT, SAMPLES
-from autograder.grading import cgroups
+from autograder.grading import cgroups, mounts
 from autograder.grading.messages import (
     MALFORMED,
     TOO_LARGE,
@@ -100,37 +101,23 @@ class SandboxedKernel:
     # ------------------------------------------------------------------ start and stop
 
     def _command(self, kernel_cmd: list[str]) -> list[str]:
-        python = [Path(sys.base_prefix), Path(sys.prefix)]  # the interpreter, then the venv
-        bound = [*python, REPO_ROOT / "cs231n_utils", REPO_ROOT / "data", *self.read_only]
-        # Paths under /tmp are hidden by the private /tmp already, unless a bound folder lies
-        # there too (a checkout in /tmp): hide them all the same.
-        extra = [p for p in self.hidden if p.is_dir()]
-        # A hidden folder inside a bound one (submissions under data/) is hidden after the
-        # binds; one that holds a bound folder (the venv) before them, then bound through.
-        inside = [p for p in extra if any(p.is_relative_to(b) for b in bound)]
-        hidden = [REPO_ROOT, Path("/root"), Path("/home"), *(p for p in extra if p not in inside)]
-        hide = [arg for path in hidden for arg in ("--tmpfs", str(path))]
-        hide_after = [arg for path in inside for arg in ("--tmpfs", str(path))]
+        view = mounts.base(self.limits.tmp_bytes)  # the system and Python, private /tmp
+        for path in [*mounts.course_files(), *self.read_only]:
+            view.bind(path)
+        # A folder the grader hides inside one the kernel may read (a class folder kept in
+        # a bound folder) is an empty tmpfs, a file an empty file; others are never bound.
         empty = self.scratch.parent / f"{self.scratch.name}.empty"  # outside the kernel's reach
         empty.touch()
-        for path in self.hidden:  # a file (the class's zip) reads as empty
-            if path.is_file():
-                hide_after += ["--ro-bind", str(empty), str(path)]
-        binds = []
-        tmpfs = [*hidden, Path("/tmp")]  # bwrap_command mounts a private /tmp as well
-        for path in bound:
-            # Folders that lead to a bound path through a tmpfs (a hidden folder, /tmp) are
-            # created traversable: bubblewrap would otherwise make them 0700 and root's.
-            for parent in reversed(path.parents):
-                if any(parent != h and parent.is_relative_to(h) for h in tmpfs):
-                    binds += ["--perms", "0755", "--dir", str(parent)]
-            binds += ["--ro-bind", str(path), str(path)]
+        for path in self.hidden:
+            if view.shows(path) and path.is_dir():
+                view.tmpfs(path)
+            elif view.shows(path) and path.exists():
+                view.bind(empty, path)
+        view.bind(self.scratch, writable=True)  # the connection file and the sockets
+        if self.cgroup is not None:
+            mounts.own_cgroup(view, self.cgroup)
         sandbox = bwrap_command(
             [
-                *hide,
-                *binds,
-                *hide_after,
-                "--bind", str(self.scratch), str(self.scratch),
                 "--chdir", "/tmp",
                 "--setenv", "HOME", "/tmp",
                 "--setenv", "CS231N_DATA", str(REPO_ROOT / "data"),
@@ -141,7 +128,7 @@ class SandboxedKernel:
                 *self._drop(kernel_cmd),
             ],
             user_namespace=False,
-            tmp_bytes=self.limits.tmp_bytes,
+            view=view,
         )  # fmt: skip
         if self.cgroup is None:  # namespaces: rlimits (in _drop) instead of a cgroup
             return sandbox

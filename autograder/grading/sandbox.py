@@ -5,8 +5,8 @@ isolation the grader can run them at.
 
 Levels (`Isolation`), strongest first; `cs231n-grade --isolation LEVEL` picks one:
 
-- `sandbox` (the default): bubblewrap (its own mount, network, PID and IPC namespaces, a
-  read-only view of the system, no view of solutions/ or the gradebook), a cgroup (v2, or v1
+- `sandbox` (the default): bubblewrap (its own mount, network, PID and IPC namespaces, an
+  allow-list of the host's files, read-only: `mounts.py`), a cgroup (v2, or v1
   where that is what the host has: `cgroups.py`) with a memory cap and a process cap, and an
   unprivileged uid of its own per worker.
 - `namespaces`: bubblewrap's namespaces and the uid as above, and rlimits instead of a cgroup.
@@ -27,7 +27,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from autograder.grading import cgroups
+from autograder.grading import cgroups, mounts
 
 FIRST_SANDBOX_UID = 61000  # uids FIRST_SANDBOX_UID + worker index run the student kernels
 
@@ -49,16 +49,22 @@ class Level:
 LEVELS = {
     Isolation.SANDBOX: Level(
         ("bubblewrap", "no network", "cgroup", "separate uids"),
-        "no network; the system read-only; the repository, solutions, grading folder and "
-        "submissions hidden; a private size-capped /tmp as the only writable place; one memory "
-        "cap and one process cap for the kernel and all it starts (an out-of-memory is "
-        "reported as such); everything it started is killed through its cgroup",
-        "a kernel exploit (the host's kernel is shared); files the sandbox shows read-only "
-        "(the interpreter, cs231n_utils, data/)",
+        "no network; an allow-list of the host's files, read-only (mounts.py): /usr but its "
+        "source trees, the top-level links into it, a few files of /etc (no passwd, shadow or "
+        "keys), the Python installation, cs231n_utils and data/'s listed data files; nothing "
+        "else exists (no home folder, /srv, /opt, /var, other checkout, solutions, grading "
+        "folder or submission); a private size-capped /tmp and /dev/shm as the only writable "
+        "places; its own cgroup read-only at /sys/fs/cgroup; one memory cap and one process "
+        "cap for the kernel and all it starts (an out-of-memory is reported as such); "
+        "everything it started is killed through its cgroup",
+        "a kernel exploit (the host's kernel is shared); the files it shows (whatever is "
+        "under /usr, the interpreter's and the environment's folders, cs231n_utils, the data "
+        "files): keep no copy of the course there",
     ),
     Isolation.NAMESPACES: Level(
         ("bubblewrap", "no network", "separate uids", "rlimits"),
-        "as `sandbox` for the network, files and /tmp; address space per process "
+        "as `sandbox` for the network, files, /tmp and /dev/shm (no cgroup shown); address "
+        "space per process "
         "(RLIMIT_AS) and processes of the uid (RLIMIT_NPROC); everything it started dies with "
         "its PID namespace",
         "no cgroup: memory is capped per process, not in total (processes x cap); an "
@@ -67,12 +73,14 @@ LEVELS = {
     ),
     Isolation.UID: Level(
         ("separate uids", "rlimits"),
-        "other users' files that are not world-readable (the grader refuses to start unless "
-        "the solutions, the git history, the sample and student submissions and the grading "
-        "folder are unreadable to the uid); address space per process, processes of the uid "
+        "only what the host's permissions protect: the grader refuses to start unless the "
+        "solutions, autograder/ (sources, mutations, grader-only data), tests/, build/, the "
+        "git history, the sample and student submissions and the grading folder are "
+        "unreadable to the uid; address space per process, processes of the uid "
         "and file size (rlimits); every process of the uid is killed after each kernel",
         "no network isolation (it reaches whatever the host reaches, the host's loopback "
-        "included); it reads every world-readable file on the host and writes world-writable "
+        "included); it reads every world-readable file on the host, a copy of the course "
+        "elsewhere included (--check-host finds them), and writes world-writable "
         "places (/tmp, /dev/shm, shared with the host); memory is capped per process only and "
         "an out-of-memory shows as a MemoryError or a crash; a kernel exploit",
     ),
@@ -101,14 +109,16 @@ def bwrap_command(
     bwrap: str = "bwrap",
     user_namespace: bool = True,
     tmp_bytes: int | None = None,
+    view: mounts.View | None = None,
 ) -> list[str]:
-    """A bubblewrap command line that runs `inner` with the IPC, PID, network and UTS
-    namespaces unshared (no network), the host's files read-only, a private /tmp, and nothing
-    left when the parent dies. `user_namespace=False` is for root, who then drops to an
-    unprivileged uid inside the sandbox (a user namespace would map no other uid).
-    `tmp_bytes` caps the private /tmp and /dev/shm (tmpfs: their pages also count against a
-    memory cgroup)."""
-    size = ["--size", str(tmp_bytes)] if tmp_bytes else []
+    """A bubblewrap command line that runs `inner` (bubblewrap options that mount nothing,
+    then "--" and the command) with the IPC, PID, network and UTS namespaces unshared (no
+    network), nothing left when the parent dies, and `view`'s mounts on an empty root that
+    is then made read-only: never the host's `/`. Without a view, `mounts.base(tmp_bytes)`:
+    the system's programs and libraries, the Python installation, private /tmp and /dev/shm
+    of `tmp_bytes` each. `user_namespace=False` is for root, who then drops to an
+    unprivileged uid inside the sandbox (a user namespace would map no other uid)."""
+    view = view or mounts.base(tmp_bytes)
     unshare = (
         ["--unshare-all"]
         if user_namespace
@@ -120,18 +130,8 @@ def bwrap_command(
             "--unshare-cgroup-try",
         ]
     )
-    return [
-        bwrap,
-        *unshare,
-        "--die-with-parent",
-        "--new-session",
-        "--ro-bind", "/", "/",
-        "--dev", "/dev",
-        "--proc", "/proc",
-        "--perms", "1777", *size, "--tmpfs", "/tmp",
-        "--perms", "1777", *size, "--tmpfs", "/dev/shm",  # multiprocessing (DataLoader workers)
-        *inner,
-    ]  # fmt: skip
+    return [bwrap, *unshare, "--die-with-parent", "--new-session", *view.args,
+            "--remount-ro", "/", *inner]  # fmt: skip
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-from autograder.course import REPO_ROOT, SOLUTIONS
+from autograder.course import REPO_ROOT
 
 
 def _as_uid(uid: int, work) -> int:
@@ -112,12 +112,18 @@ def kill_uid(uid: int, timeout: float = 10.0) -> None:
         raise OSError(f"processes of uid {uid} survived {timeout:.0f} s of SIGKILL: {left}")
 
 
-def protected_paths(out: Path, hidden: list[str]) -> list[Path]:
-    """What a kernel at the `uid` level must not read: the solutions, the git history (it
-    holds them), the sample submissions (a complete one is a solution), the grading folder
-    (references, gradebook, unpacked submissions) and the folders the grader hides."""
-    paths = [SOLUTIONS, REPO_ROOT / "data" / "sample_submissions", out, *map(Path, hidden)]
-    git = REPO_ROOT / ".git"
+def protected_paths(out: Path | None, hidden: list[str], root: Path = REPO_ROOT) -> list[Path]:
+    """What a kernel at the `uid` level must not read, of the course checkout at `root`: the
+    solutions (the release's source), the grader's sources (autograder/: its mutations quote
+    solution lines, and grader-only data lives there), the tests (solution fragments,
+    attacks), build outputs (demo grading folders, the Gradescope zip with its references),
+    the git history (it holds all of them), the sample submissions (a complete one is a
+    solution); the grading folder `out` (references, gradebook, unpacked submissions) and the
+    folders the grader hides. The kernel needs only cs231n_utils/, data/'s files and the
+    Python environment: everything else of the checkout may be closed."""
+    names = ("solutions", "autograder", "tests", "build", "data/sample_submissions")
+    paths = [root / name for name in names] + ([out] if out else []) + [*map(Path, hidden)]
+    git = root / ".git"
     if git.is_file():  # a worktree: its objects live in the main checkout's git folder
         gitdir = Path(git.read_text().split(":", 1)[1].strip())
         common = gitdir / "commondir"
@@ -125,15 +131,25 @@ def protected_paths(out: Path, hidden: list[str]) -> list[Path]:
     return [*paths, git]
 
 
-def protect(out: Path, hidden: list[str], slot_uids: list[int]) -> None:
+def readable_protected(
+    out: Path | None, hidden: list[str], slot_uids: list[int], root: Path = REPO_ROOT
+) -> list[str]:
+    """Of protected_paths, the first entry of each that one of `slot_uids`, tried for real,
+    can read. The slots' uids own no files and are in no group, so what one of them can read
+    any can, unless a file or an ACL names one of them."""
+    paths = [p for p in protected_paths(out, hidden, root) if p.exists()]
+    return sorted({str(p) for uid in slot_uids for p in readable_by(uid, paths)})
+
+
+def protect(out: Path, hidden: list[str], slot_uids: list[int], root: Path = REPO_ROOT) -> None:
     """Before grading at the `uid` level: make the grading folder private (0700, it is the
     grader's), then check, as each of `slot_uids` for real, that none of protected_paths can
     be read. Raises PermissionError naming the ones that can. Kernels take any free host-wide
-    slot, not only these; the slots' uids own no files and are in no group, so what one of
-    them can read any can, unless a file or an ACL names one of them."""
+    slot, not only these (see readable_protected). Everything else on the host is left to its
+    permissions: a world-readable copy of the course elsewhere is readable at this level
+    (`cs231n-grade --check-host --isolation uid` shows which)."""
     out.chmod(0o700)
-    paths = [p for p in protected_paths(out, hidden) if p.exists()]
-    readable = sorted({str(p) for uid in slot_uids for p in readable_by(uid, paths)})
+    readable = readable_protected(out, hidden, slot_uids, root)
     if readable:
         raise PermissionError(
             "at isolation level 'uid' the student's kernel could read:\n  "
