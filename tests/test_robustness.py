@@ -21,7 +21,7 @@ from autograder.grading import collect, jobs, outputs, rules, sandbox
 from autograder.grading.jobs import Settings, StudentJob
 from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
 from autograder.grading.names import file_stem
-from autograder.grading.runner import Execution, GraderError
+from autograder.grading.runner import Execution, GraderError, plan
 from autograder.grading.scheduler import LocalExecutor, run_all
 from autograder.nbgrader_course import gradebook
 from autograder.results import NotebookResult, read_json
@@ -38,19 +38,19 @@ def job_for(tmp_path: Path, nb=None, student: str = "ada") -> StudentJob:
     return StudentJob(student, NOTEBOOK, "ok", str(path))
 
 
-def test_nbgrader_metadata_1_is_invalid_and_written(tmp_path, monkeypatch):
-    """Does a notebook whose cell has `"nbgrader": 1` (past discovery, e.g. changed since)
-    get `invalid` with the grader's reason and a result file, not an escaped exception?"""
+def test_nbgrader_metadata_1_is_graded_by_the_course_cells(tmp_path, monkeypatch):
+    """Does a notebook whose cell has `"nbgrader": 1` (valid nbformat, not nbgrader's
+    mapping) get planned and graded with the course's protected cells, and a result file?"""
     nb = nbformat.read(COMPLETE, as_version=4)
     nb.cells[3].metadata["nbgrader"] = 1
     job = job_for(tmp_path, nb)
     questions = list(jobs.course(NOTEBOOK).questions)
-    monkeypatch.setattr(jobs, "load_references", lambda out, notebook: references(questions))
+    refs = references(questions)
+    monkeypatch.setattr(jobs, "load_references", lambda out, notebook: refs)
+    monkeypatch.setattr(jobs, "_run_notebook", kernel_sending(refs))
     result = job(tmp_path / "out", Settings(), 0)
-    assert result.status == "invalid" and result.questions
-    assert all(q.points == 0.0 and q.status == "invalid" for q in result.questions)
-    assert "structure the grader cannot read" in result.message
-    assert read_json(job.result_path(tmp_path / "out"))["status"] == "invalid"
+    assert result.status == "ok" and result.questions
+    assert read_json(job.result_path(tmp_path / "out"))["status"] == "ok"
 
 
 def references(questions: list[str]) -> dict[str, dict]:
@@ -68,6 +68,7 @@ def kernel_sending(documents: dict[str, dict]):
     as runner.execute does when each arrives."""
 
     def run(name, nb, notebook, worker, settings, receive=None):
+        plan(jobs.course(notebook), nb)  # as the real one plans before it starts a kernel
         for question, document in documents.items():
             receive(question, document)
         return Execution()

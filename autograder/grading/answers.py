@@ -21,15 +21,15 @@ import numpy as np
 MAX_ELEMENTS = 1_000_000  # per decoded array: matches cs231n_utils.graded.MAX_ELEMENTS
 MAX_ITEMS = 64  # arrays in one answer (a model's parameters)
 MAX_ANSWERS = 2_000  # per question
-# A whole answers document, before decoding: the kernel's own cap (jobs.Settings) is the same.
-# The course's largest honest document is about 3 MiB (08_convnets, a model's parameters),
-# so 16 MiB leaves a margin of five while keeping the decoded document small.
-MAX_DOCUMENT_BYTES = 16 * 2**20
-# JSON values (numbers, strings, lists, objects) in one document, counted on its bytes. The
-# largest honest document holds about 0.4 million; 4 million decoded values take at most
-# about 300 MB (an empty list or dict is the largest of them, 64 bytes and a pointer).
+# The bounds of one answers document, with the course's largest honest ones (the solutions'
+# documents, measured): 5.0 MB (08_convnets test_fast_batches), 0.27 million JSON values
+# (06_data_loading test_training: its `given` data), 8 levels of nesting (a record's `given`
+# list of arrays). The kernel's own cap (jobs.Settings.max_record_bytes) is the same size.
+MAX_DOCUMENT_BYTES = 16 * 2**20  # x3 the largest: refused before a byte is decoded
+# Values (numbers, strings, lists, objects) counted on the bytes: x14 the largest, and at
+# most about 300 MB decoded (an empty list or dict is the largest, 64 bytes and a pointer).
 MAX_VALUES = 4_000_000
-MAX_DEPTH = 32  # an honest document nests 6 deep: document, answers, record, value, items, data
+MAX_DEPTH = 32  # x4 the deepest; json.loads itself would recurse until RecursionError
 TOO_LARGE = "too_large"  # a document's "end" when it was refused for its size
 
 
