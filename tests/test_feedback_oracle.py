@@ -71,10 +71,23 @@ def hand_made() -> list[dict]:
             ("held", True, {"rule": "true"}),
         ),
         recorded(
-            ("trained", [w], {"rule": "trained_mlp", "given": given, "factor": 2.0,
-                              "layout": "plain", "loss": "mse", "case": "20 examples"}),
-            ("predicted", np.zeros(20), {"rule": "accuracy", "given": {"y": np.zeros(20)},
-                                         "min_accuracy": 0.9}),
+            (
+                "trained",
+                [w],
+                {
+                    "rule": "trained_mlp",
+                    "given": given,
+                    "factor": 2.0,
+                    "layout": "plain",
+                    "loss": "mse",
+                    "case": "20 examples",
+                },
+            ),
+            (
+                "predicted",
+                np.zeros(20),
+                {"rule": "accuracy", "given": {"y": np.zeros(20)}, "min_accuracy": 0.9},
+            ),
         ),  # fmt: skip
     ]
 
