@@ -167,7 +167,10 @@ def check_reference(first: dict, second: dict, label: str) -> list[str]:
                     "or judge it by a property rule"
                 )
     if not problems:
-        verdict = judge(first, first)
+        try:
+            verdict = judge(first, first)
+        except Exception as error:  # the grader's bug, or a record no rule can judge
+            return [f"{label}: the judge failed on the solution's own answers: {error!r}"]
         if not verdict.passed:
             problems.append(f"{label}: the solution fails its own hidden tests: {verdict.messages}")
     return problems
