@@ -234,3 +234,24 @@ def test_the_parser_refuses_every_bomb_before_decoding():
     assert Settings().max_record_bytes == MAX_DOCUMENT_BYTES
     for bomb in same_bombs():
         assert parse(bomb) == {"answers": [], "end": "too_large"}
+
+
+def test_cells_after_the_first_graded_test_carry_no_chosen_bits():
+    """A kernel that has seen hidden inputs can choose which later cells fail and how (a bit
+    per cell, an exception kind per cell): are the cells after the first graded test one
+    line without a kind, whatever failed, while those before it keep label and kind?"""
+    from autograder.grading.failures import LATER_CELLS, cell_reports
+    from autograder.grading.runner import CellReport, Execution
+
+    def reports(later: list[CellReport]) -> list[dict]:
+        before = [CellReport("cell 2", "error", "NameError: x"), CellReport("q", "ok")]
+        return cell_reports(Execution(cells=before + later), {"q"})
+
+    first = reports([CellReport("cell 5", "error", "KeyError: a"), CellReport("cell 6", "ok")])
+    second = reports([CellReport("cell 7", "timeout"), CellReport("cell 9", "error", "OSError")])
+    assert first == second
+    assert [r["label"] for r in first] == ["cell 2", LATER_CELLS]
+    assert first[0]["kind"] == "NameError" and first[1]["kind"] is None
+    assert reports([CellReport("cell 5", "ok")]) == first[:1]
+    probe_failed = cell_reports(Execution(cells=[CellReport("q", "error", "ValueError: 1")]), {"q"})
+    assert probe_failed == [first[1]]  # the graded test's own cell too: hidden inputs ran there
