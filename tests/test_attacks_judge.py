@@ -255,3 +255,51 @@ def test_cells_after_the_first_graded_test_carry_no_chosen_bits():
     assert reports([CellReport("cell 5", "ok")]) == first[:1]
     probe_failed = cell_reports(Execution(cells=[CellReport("q", "error", "ValueError: 1")]), {"q"})
     assert probe_failed == [first[1]]  # the graded test's own cell too: hidden inputs ran there
+
+
+MESSAGE_BOMB = """
+import json
+from pathlib import Path
+from autograder.grading.kernel import Limits, SandboxedKernel
+with SandboxedKernel("message-bomb", limits=Limits(cell_timeout_s=240)) as kernel:
+    Path("/proc/self/clear_refs").write_text("5")
+    bomb = kernel.run(
+        "from IPython.display import display\\n"
+        "display({'application/json': [[]] * 15_500_000}, raw=True)\\n"
+        "display({'text/x-r': 'kept'}, raw=True)\\n",
+        keep="text/x-r",
+    )
+    after = kernel.run("print(6 * 7)")
+status = Path("/proc/self/status").read_text().splitlines()
+peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"bomb": [bomb.status, bomb.result], "after": after.stdout, "peak": peak}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("sandbox")
+@pytest.mark.skipif(sandbox.missing(sandbox.probe()) != [], reason="needs the sandbox")
+def test_a_message_of_empty_lists_leaves_the_grader_small():
+    """A cell that displays 60 MB of `[], ` as JSON (under the 64 MiB message cap, 1.2 GB once
+    jupyter_client decodes it): does the grader refuse to decode it, fail that cell, keep
+    nothing it sent, run the next cell, and stay under 500 MB?"""
+    run = subprocess.run(
+        [sys.executable, "-c", MESSAGE_BOMB], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"grader peak RSS: {report['peak'] / 2**20:.0f} MiB")
+    assert report["bomb"] == ["error", None] and report["after"] == "42\n", report
+    assert report["peak"] < RSS_BOUND, report["peak"]
+
+
+def test_kernel_messages_are_decoded_within_the_bounds():
+    """Does the grader's message unpacker decode an ordinary message and refuse one nested
+    too deep or holding too many values, before decoding it?"""
+    from autograder.grading.messages import bounded_unpack
+
+    assert bounded_unpack(b'{"data": {"text/plain": "[[[["}}') == {"data": {"text/plain": "[[[["}}
+    with pytest.raises(ValueError):
+        bounded_unpack(b'{"data": ' + b"[" * 100 + b"]" * 100 + b"}")
+    with pytest.raises(ValueError):
+        bounded_unpack(b"[" + b"[]," * 4_000_000 + b"[]]")

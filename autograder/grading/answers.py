@@ -48,7 +48,7 @@ def parse(text: str | bytes | None, max_bytes: int = MAX_DOCUMENT_BYTES) -> dict
     if text is None:
         return None
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-    if len(data) > min(max_bytes, MAX_DOCUMENT_BYTES) or not _within_bounds(data):
+    if len(data) > min(max_bytes, MAX_DOCUMENT_BYTES) or not within_bounds(data):
         return {"answers": [], "end": TOO_LARGE}
     try:
         parsed = json.loads(data)
@@ -57,8 +57,8 @@ def parse(text: str | bytes | None, max_bytes: int = MAX_DOCUMENT_BYTES) -> dict
     return parsed if isinstance(parsed, dict) else None
 
 
-def _within_bounds(data: bytes) -> bool:
-    """Whether a document's values and nesting are within MAX_VALUES and MAX_DEPTH, counted on
+def within_bounds(data: bytes) -> bool:
+    """Whether a JSON document's values and nesting are within MAX_VALUES and MAX_DEPTH, counted on
     its bytes with strings blanked (a bracket inside a string does not nest). Counts are upper
     bounds: each value is followed by a comma or closes a list, so values <= commas + opens."""
     structure = _STRING.sub(b'""', data).translate(None, _STRUCTURE)
