@@ -12,7 +12,8 @@ plain `nbgrader autograde`), `answer` only checks that the value is finished and
 Run by the batch grader (`run_probe`), every answer is written down and leaves the kernel as
 one JSON document; the grader compares it, in its own process, with what the course's
 solution returned on the same inputs, by the rule the *solution's* call named (rule, tol,
-case, hint and `given` are read from the solution's record, never from the student's).
+case, hint, `given` and `visible` are read from the solution's record, never from the
+student's).
 
 Everything in this module runs inside the student's kernel, so nothing in it is trusted: a
 kernel that rewrites it can only misreport its own values, and a misreported value is judged
@@ -55,6 +56,7 @@ def answer(
     case: str = "",
     hint: str = "",
     given: Mapping | None = None,
+    visible: bool = False,
     **params,
 ) -> None:
     """Hand `value` to the grader as the answer called `name`.
@@ -62,9 +64,12 @@ def answer(
     rule: how the grader judges it (one of RULES); tol: the relative error allowed by
     "close"; case: a few words on the hidden case, for the student's feedback; hint: what
     to look at when it is wrong; given: inputs a rule needs (training data, starting
-    weights), taken from the solution's run; params: the rule's numbers (bound, factor,
-    of, min_accuracy, layout, loss) and `same_type=True`, which makes "close" and "equal"
-    also require the solution's array type (NumPy, torch, ...) and dtype.
+    weights), taken from the solution's run; visible: the answer was computed on the
+    notebook's own, visible inputs, so the feedback may explain a wrong one in detail (a
+    shape, a relative error); on a hidden case it says only that it is wrong; params: the
+    rule's numbers (bound, factor, of, min_accuracy, layout, loss) and `same_type=True`,
+    which makes "close" and "equal" also require the solution's array type (NumPy, torch,
+    ...) and dtype.
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; one of {RULES}")
@@ -76,6 +81,7 @@ def answer(
             "tol": float(tol),
             "case": str(case),
             "hint": str(hint),
+            "visible": bool(visible),
             "params": {k: _plain(v) for k, v in params.items()},
         }
         if given is not None:

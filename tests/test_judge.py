@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
+from autograder.grading import rules
+from autograder.grading.answers import MAX_DOCUMENT_BYTES, parse
 from autograder.grading.judge import Malformed, check_reference, decode, judge
-from autograder.grading.runner import _parse
 from cs231n_utils import graded
 
 
@@ -38,16 +39,30 @@ def test_the_solutions_own_answers_pass():
     assert check_reference(REF, copy.deepcopy(REF), "q") == []
 
 
-def test_a_wrong_value_fails_without_showing_the_answer():
-    """Does a wrong value fail with how far off it is, the case and the hint, and no value
-    computed on the hidden input?"""
-    wrong = answers(("loss", 3.1415, {}), ("dloss/dw", [W1, W2], {}))
-    verdict = judge(wrong, REF)
-    assert not verdict.passed
-    text = " ".join(verdict.messages)
-    assert "relative error" in text and "a batch of one example" in text
-    assert verdict.hint == "divide by N"
-    assert "2.5" not in text and "3.14" not in text
+def test_a_wrong_value_on_a_hidden_case_says_only_which_and_where():
+    """Does a wrong value on a hidden case fail with the answer's name, the case and the
+    hint, all from the solution's record, and nothing computed from the student's value (no
+    relative error, no shape, no number)?"""
+    for value in (3.1415, np.ones((7, 3)), [1.0, 2.0], None, [W1]):
+        verdict = judge(answers(("loss", value, {}), ("dloss/dw", [W1, W2], {})), REF)
+        assert not verdict.passed
+        assert verdict.messages == ["loss: wrong on a hidden case (a batch of one example)"]
+        assert verdict.hint == "divide by N"
+    wrong_list = judge(answers(("loss", 2.5, {}), ("dloss/dw", [W1, W2 * 3], {})), REF)
+    assert wrong_list.messages == ["dloss/dw: wrong on a hidden case"]
+
+
+def test_a_visible_answer_is_explained_in_detail():
+    """Is an answer the solution's record marks visible (the notebook's own inputs) explained
+    with the solution's shape and how far off it is, while the student's record cannot claim
+    to be visible?"""
+    ref = answers(("out", W1, {"visible": True, "case": "the notebook's x"}), ("h", W2, {}))
+    off = judge(answers(("out", W1 + 1.0, {}), ("h", W2, {})), ref)
+    assert "relative error" in off.messages[0] and "notebook's own inputs" in off.messages[0]
+    shape = judge(answers(("out", np.ones(5), {}), ("h", W2, {})), ref)
+    assert "should have shape (2, 3)" in shape.messages[0]
+    claimed = judge(answers(("out", W1, {}), ("h", W2 + 1.0, {"visible": True})), ref)
+    assert claimed.messages == ["h: wrong on a hidden case"]
 
 
 def test_the_kernels_rule_tolerance_and_wording_are_ignored():
@@ -71,17 +86,19 @@ def test_missing_extra_and_reordered_answers_fail():
     assert not judge(None, REF).passed
 
 
-@pytest.mark.parametrize(
-    ("error", "shown"),
-    [("TypeError", "a TypeError"), ("<img src=x onerror=alert(1)>", "another exception"),
-     ("def test(): secret_hidden_line()", "another exception"), (["list"], "another exception")],
-)  # fmt: skip
-def test_an_error_is_named_only_from_the_fixed_list(error, shown):
-    """Is the exception the kernel reports named only when it is on the grader's list?"""
+def test_an_exception_on_a_hidden_case_is_never_named():
+    """The kernel chooses the exception name it reports: is the message the same fixed text
+    whatever the name, before the first answer and after it?"""
     first = REF["answers"][0]
-    verdict = judge({"answers": [first], "end": "error", "error": error}, REF)
-    assert not verdict.passed and shown in verdict.messages[0]
-    assert str(error) not in verdict.messages[0] or error == "TypeError"
+    for done in ([], [first]):
+        messages = {
+            tuple(judge({"answers": done, "end": "error", "error": error}, REF).messages)
+            for error in ("TypeError", "<img src=x onerror=alert(1)>", ["list"], None, "x" * 99)
+        }
+        assert len(messages) == 1, messages
+    assert judge({"answers": [first], "end": "error", "error": "KeyError"}, REF).messages == [
+        "dloss/dw: your code raised an exception on a hidden case"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -105,10 +122,81 @@ def test_decode_uses_the_datas_own_length():
     assert decode({"t": "array", "shape": [2, 1], "data": [1, 2.5]}).shape == (2, 1)
 
 
-def test_deeply_nested_json_from_the_kernel_is_no_document():
-    """A kernel's document nested far too deep is read as no document, not a crash."""
-    assert _parse("[" * 200_000) is None
-    assert _parse('{"answers": ' * 100_000) is None
+def test_documents_over_the_bounds_are_never_decoded():
+    """Is a document nested too deep, holding too many values, or over the byte cap refused
+    as "too large" before json.loads runs, and a document that is no JSON no document?"""
+    too_large = {"answers": [], "end": "too_large"}
+    assert parse("[" * 200_000) == too_large
+    assert parse('{"answers": ' * 100_000) == too_large
+    assert parse("[" + "[]," * 2_100_000 + "[]]") == too_large  # 4.2 million counted, 6 MiB
+    assert len(parse('{"a": [' + "[]," * 1_000_000 + "[]]}")["a"]) == 1_000_001
+    assert parse(" " * (MAX_DOCUMENT_BYTES + 1) + "{}") == too_large
+    assert parse("{}", max_bytes=1) == too_large
+    assert parse('{"answers": [], "x": "' + "[" * 100 + '"}')["answers"] == []  # in a string
+    assert parse(r'{"a": "\\", "b": "\"[[", "c": [1]}') == {"a": "\\", "b": '"[[', "c": [1]}
+    assert parse("[1, 2]") is None and parse("{") is None and parse(None) is None
+    assert judge(too_large, REF).messages == ["the answers were too large to grade"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"t": "array", "shape": [1], "data": [10**400]},  # json reads it as an int no float holds
+     {"t": "array", "shape": [0, 10**30], "data": []},  # no data, yet no numpy shape
+     {"t": "array", "shape": [0, 2**62, 2**62], "data": []},
+     {"t": "values", "v": [10**400]}, {"t": "values", "v": ["x" * 201]},
+     {"t": "list", "items": [{"t": "array", "shape": [1], "data": ["1"]}]},
+     {"t": "array", "shape": [True], "data": [1.0]}, {"t": "array", "shape": [-1], "data": []},
+     {"t": "array", "shape": [1] * 9, "data": [1.0]}, {"t": "strange"}, [], "x", 1, None],
+)  # fmt: skip
+def test_a_value_the_judge_cannot_handle_costs_its_question_only(value):
+    """Does a value that is not what graded.encode writes (one that made the judge raise
+    before: an int of 400 digits, a shape numpy cannot make) fail its question with "answer
+    could not be judged", without an exception?"""
+    document = answers(("loss", 2.5, {}), ("dloss/dw", [W1, W2], {}))
+    document["answers"][1]["value"] = value
+    verdict = judge(document, REF)
+    assert not verdict.passed and verdict.messages == [
+        "dloss/dw: answer could not be judged on a hidden case"
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.float64(np.nan), np.full((2, 3), np.inf), np.zeros(0), np.zeros((0, 3)),
+     np.array(1e308), [np.ones((4, 3)), np.ones(4)], [np.ones(0)] * 64, ["text", None, 1.5],
+     [True, False], np.full((2, 3), -1e308)],
+)  # fmt: skip
+def test_every_rule_takes_any_valid_value_without_raising(value):
+    """Does every rule judge any value decode returns (NaN, inf, empty, 0-d, ragged lists,
+    plain values) by a verdict, never an exception?"""
+    x, y = np.ones((5, 3)), np.ones((5, 4))
+    given = {"x": x, "y": y, "start": [np.ones((3, 4))], "x_val": x, "y_val": np.zeros(5)}
+    params = {"close": {}, "equal": {}, "floats": {}, "permutations": {},
+              "same_as": {"of": "a"}, "recorded": {}, "differs_from": {"of": "a"},
+              "true": {}, "at_most": {"bound": 1.0},
+              "trained_mlp": {"given": given, "factor": 2, "min_accuracy": 0.5},
+              "accuracy": {"given": {"y": np.zeros(5)}, "min_accuracy": 0.5}}  # fmt: skip
+    assert set(params) == set(rules.RULES)
+    solution = {"close": W1, "equal": np.arange(3), "floats": [1.0, 2.0],
+                "permutations": np.array([[1, 0, 2], [2, 0, 1]]), "trained_mlp": [np.eye(3, 4)],
+                "accuracy": np.zeros(5), "true": True, "at_most": 0.5}  # fmt: skip
+    with np.errstate(all="raise"):  # the judge must silence its own overflows
+        for rule, kw in params.items():
+            ref = answers(("a", W1, {}), ("b", solution.get(rule, W1), {"rule": rule, **kw}))
+            judge(answers(("a", value, {}), ("b", value, {})), ref)
+            judge(answers(("a", W1, {}), ("b", value, {})), ref)
+
+
+def test_a_rule_that_raises_is_the_graders_fault(monkeypatch):
+    """Does an exception escaping a rule on a validated answer propagate (the grader's bug:
+    the caller makes it a grader_error), instead of becoming the student's zero?"""
+
+    def broken(mine, ref, theirs, answers):
+        raise ValueError("a bug in the grader")
+
+    monkeypatch.setitem(rules.RULES, "close", broken)
+    with pytest.raises(ValueError, match="a bug in the grader"):
+        judge(REF, REF)
 
 
 def test_unstable_answers_compared_by_value_are_an_authoring_error():
@@ -117,7 +205,7 @@ def test_unstable_answers_compared_by_value_are_an_authoring_error():
     one = answers(("t", 0.123, {}))
     two = answers(("t", 0.456, {}))
     assert check_reference(one, two, "q")
-    prop_one = answers(("t", 0.1, {"rule": "at_most", "bound": 1.0}))
+    prop_one = answers(("t", 0.1, {"rule": "at_most", "bound": 1.0}))  # a property rule
     prop_two = answers(("t", 0.2, {"rule": "at_most", "bound": 1.0}))
     assert check_reference(prop_one, prop_two, "q") == []
     assert not judge(answers(("t", 3.0, {})), prop_one).passed

@@ -17,14 +17,15 @@ import nbformat
 import pytest
 
 from autograder.course import SAMPLES
-from autograder.grading import collect, jobs, outputs, sandbox
+from autograder.grading import collect, jobs, outputs, rules, sandbox
 from autograder.grading.jobs import Settings, StudentJob
 from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
 from autograder.grading.names import file_stem
-from autograder.grading.runner import Execution, GraderError
+from autograder.grading.runner import Execution, GraderError, plan
 from autograder.grading.scheduler import LocalExecutor, run_all
 from autograder.nbgrader_course import gradebook
 from autograder.results import NotebookResult, read_json
+from cs231n_utils import graded
 
 NOTEBOOK = "01_numpy_gradients"
 COMPLETE = SAMPLES / "complete" / f"{NOTEBOOK}.ipynb"
@@ -37,37 +38,91 @@ def job_for(tmp_path: Path, nb=None, student: str = "ada") -> StudentJob:
     return StudentJob(student, NOTEBOOK, "ok", str(path))
 
 
-def test_nbgrader_metadata_1_is_invalid_and_written(tmp_path, monkeypatch):
-    """Does a notebook whose cell has `"nbgrader": 1` (past discovery, e.g. changed since)
-    get `invalid` with the grader's reason and a result file, not an escaped exception?"""
+def test_nbgrader_metadata_1_is_graded_by_the_course_cells(tmp_path, monkeypatch):
+    """Does a notebook whose cell has `"nbgrader": 1` (valid nbformat, not nbgrader's
+    mapping) get planned and graded with the course's protected cells, and a result file?"""
     nb = nbformat.read(COMPLETE, as_version=4)
     nb.cells[3].metadata["nbgrader"] = 1
     job = job_for(tmp_path, nb)
-    monkeypatch.setattr(jobs, "load_references", lambda out, notebook: {})
+    questions = list(jobs.course(NOTEBOOK).questions)
+    refs = references(questions)
+    monkeypatch.setattr(jobs, "load_references", lambda out, notebook: refs)
+    monkeypatch.setattr(jobs, "_run_notebook", kernel_sending(refs))
     result = job(tmp_path / "out", Settings(), 0)
-    assert result.status == "invalid" and result.questions
-    assert all(q.points == 0.0 and q.status == "invalid" for q in result.questions)
-    assert "structure the grader cannot read" in result.message
-    assert read_json(job.result_path(tmp_path / "out"))["status"] == "invalid"
+    assert result.status == "ok" and result.questions
+    assert read_json(job.result_path(tmp_path / "out"))["status"] == "ok"
 
 
-def test_unreadable_records_crash_only_that_notebook(tmp_path, monkeypatch):
-    """Does a kernel's records document `{"records": [1]}` make the notebook `crashed`, with
-    a reason that quotes nothing the kernel sent?"""
+def references(questions: list[str]) -> dict[str, dict]:
+    """A reference per question: one answer "x", 1.0, judged by "close"."""
+    graded._recording = recorded = []
+    try:
+        graded.answer("x", 1.0)
+    finally:
+        graded._recording = None
+    return dict.fromkeys(questions, json.loads(json.dumps({"answers": recorded, "end": "ok"})))
+
+
+def kernel_sending(documents: dict[str, dict]):
+    """A stand-in for jobs._run_notebook whose kernel hands these documents to the receiver,
+    as runner.execute does when each arrives."""
+
+    def run(name, nb, notebook, worker, settings, receive=None):
+        plan(jobs.course(notebook), nb)  # as the real one plans before it starts a kernel
+        for question, document in documents.items():
+            receive(question, document)
+        return Execution()
+
+    return run
+
+
+# An answer the old judge raised on (numpy's reshape to (0, 10**30)), one it could not decode
+# (an int of 400 digits), and one that is no answer at all.
+MALFORMED_ANSWERS = [
+    {"answers": [{"name": "x", "value": {"t": "array", "shape": [0, 10**30], "data": []}}]},
+    {"answers": [{"name": "x", "value": {"t": "array", "shape": [1], "data": [10**400]}}]},
+    {"records": [1], "end": "ok"},
+]
+
+
+@pytest.mark.parametrize("document", MALFORMED_ANSWERS)
+def test_a_malformed_answer_costs_only_its_question(tmp_path, monkeypatch, document):
+    """Does an answer the judge cannot handle give its question 0 with "could not be judged",
+    while every other question keeps its points and the written answer its hand grader?"""
     job = job_for(tmp_path)
     questions = list(jobs.course(NOTEBOOK).questions)
-    reference = {"records": [{"kind": "close", "name": "x", "params": {}, "slots": {}}]}
-    monkeypatch.setattr(
-        jobs,
-        "load_references",
-        lambda out, nb: {q: {**reference, "stable": [[]]} for q in questions},
-    )
-    run = Execution(documents={q: {"records": [1], "end": "ok"} for q in questions})
-    monkeypatch.setattr(jobs, "_run_notebook", lambda *args: run)
+    refs = references(questions)
+    monkeypatch.setattr(jobs, "load_references", lambda out, nb: refs)
+    sent = {**refs, questions[0]: {**document, "end": "ok"}}
+    monkeypatch.setattr(jobs, "_run_notebook", kernel_sending(sent))
     result = job(tmp_path / "out", Settings(), 0)
-    assert result.status == "crashed"
-    assert result.message == "the graded checks returned records the grader cannot read"
-    assert job.result_path(tmp_path / "out").is_file()
+    assert result.status == "ok"
+    first, *others = result.questions
+    assert first.points == 0.0 and first.status == "ok"
+    assert "could not be judged" in first.messages[0]
+    assert all(q.points == q.max_points for q in others if q.status == "ok")
+    assert [q.points for q in others if q.status == "hand"] == [None]
+
+
+def test_a_broken_rule_is_a_grader_error_not_a_zero(tmp_path, monkeypatch, capsys):
+    """Does a rule that raises on a well-formed answer (the grader's bug) make the notebook a
+    grader_error, logged for the instructor, with no points taken?"""
+    job = job_for(tmp_path)
+    questions = list(jobs.course(NOTEBOOK).questions)
+    refs = references(questions)
+    monkeypatch.setattr(jobs, "load_references", lambda out, nb: refs)
+    monkeypatch.setattr(jobs, "_run_notebook", kernel_sending(refs))
+
+    def broken(mine, ref, theirs, answers):
+        raise IndexError("a bug in the grader")
+
+    monkeypatch.setitem(rules.RULES, "close", broken)
+    result = job(tmp_path / "out", Settings(), 0)
+    assert result.status == "grader_error" and {q.points for q in result.questions} == {None}
+    assert "grader_error: the judge failed on" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert not job.done(tmp_path / "out")  # a rerun grades it again
+    assert job(tmp_path / "out", Settings(), 0).status == "grader_error"  # (no kernel here)
 
 
 def test_a_grader_failure_stays_a_grader_error(tmp_path, monkeypatch):

@@ -4,7 +4,9 @@ The page says only the grader's own words and numbers: each question's points, i
 fixed wording and the messages of the grader's checks (autograder/grading/judge.py owns
 their wording), and for each cell that did not run cleanly its label, what happened and, for
 an exception, its kind from redaction.EXCEPTION_KINDS, never the kernel's message, output or
-type name. Any line of hidden test source is withheld from the messages (nbgrader's feedback
+type name; the cells after the first graded test as one line (failures.cell_reports). On a
+hidden case the messages say which answer failed and how, in a few fixed words (judge.py).
+Any line of hidden test source is withheld from the messages (nbgrader's feedback
 returns the test cells whole). The page is built from a jinja2 template that escapes every
 value. This module imports nothing that runs in a kernel.
 """
@@ -39,6 +41,7 @@ CELL_TEXT = {
     "timeout": "ran out of time",
     "memory": "ran out of memory",
     "died": "crashed the kernel",
+    "later": "one or more did not run cleanly (run your notebook to see which)",
 }
 
 PAGE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(

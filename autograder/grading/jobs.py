@@ -23,18 +23,17 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
+from autograder.grading import failures
 from autograder.grading import judge as judging
-from autograder.grading.failures import student_failure, where
+from autograder.grading.answers import MAX_DOCUMENT_BYTES
+from autograder.grading.failures import judged, question_status, student_failure, where
 from autograder.grading.kernel import SandboxedKernel
 from autograder.grading.messages import Limits
 from autograder.grading.names import file_stem
-from autograder.grading.runner import Course, Execution, GraderError, execute, plan
+from autograder.grading.runner import Course, Execution, GraderError, Receiver, execute, plan
 from autograder.grading.sandbox import Isolation
 from autograder.notebooks import grade_id, read
-from autograder.redaction import error_kind
 from autograder.results import (
-    CELL_FAILURES,
-    STATUS_TEXT,
     UNANSWERED,
     NotebookResult,
     QuestionResult,
@@ -53,7 +52,7 @@ class Settings:
     notebook_timeout_s: float = 900.0
     isolation: Isolation = Isolation.SANDBOX
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
-    max_record_bytes: int = 16 * 2**20
+    max_record_bytes: int = MAX_DOCUMENT_BYTES  # an answers document, in the kernel and here
 
 
 @functools.cache
@@ -98,11 +97,17 @@ def _kernel(name: str, worker: int, settings: Settings) -> SandboxedKernel:
     )
 
 
-def _run_notebook(name: str, nb, notebook: str, worker: int, settings: Settings) -> Execution:
+def _run_notebook(
+    name: str, nb, notebook: str, worker: int, settings: Settings, receive: Receiver | None = None
+) -> Execution:
+    """Run a notebook in a sandboxed kernel, its answers documents sent to `receive` as they
+    arrive (runner.execute); a failure of the machinery is a GraderError."""
     items = plan(course(notebook), nb)
     try:
         with _kernel(name, worker, settings) as kernel:
-            return execute(items, kernel, settings.notebook_timeout_s, settings.max_record_bytes)
+            return execute(
+                items, kernel, settings.notebook_timeout_s, settings.max_record_bytes, receive
+            )
     except GraderError:
         raise
     except Exception as error:  # the sandbox or kernel machinery, not the student's code
@@ -167,14 +172,16 @@ def grade_submission(
     """The pure part of grading a notebook: {"result": the NotebookResult as a dict, "log":
     a line for the instructor or None}, whatever happens. A failure of the grading machinery
     (GraderError, or references that are a problem's description instead of the documents)
-    is a grader_error, retried on a rerun; anything else that goes wrong while planning,
-    running or judging this notebook is caused by its content, and costs this notebook its
-    points (invalid or crashed), never the batch."""
+    is a grader_error, logged and retried on a rerun; so is an exception of the judge on the
+    answers it validated (judge.py). Anything else that goes wrong while reading or planning
+    this notebook is caused by its content, and costs this notebook its points (invalid),
+    never the batch; a malformed answer costs only its question (judge.py)."""
     log = None
     try:
         result = _grade(slot, submission, references, settings)
     except GraderError as error:
         message = f"grader error (not the student's): {error}"
+        log = f"{submission.student_id} {submission.notebook}: grader_error: {error}"
         result = submission.without_run("grader_error", message)
     except Exception as error:
         status, message = student_failure(error)
@@ -198,16 +205,18 @@ def _grade(
         raise GraderError(references)
     notebook = submission.notebook
     info = course(notebook)
-    run = _run_notebook(f"{submission.student_id}-{notebook}", nb, notebook, slot, settings)
+    verdicts: dict[str, judging.Verdict] = {}
+
+    def receive(question: str, document: dict | None) -> None:
+        verdicts[question] = judged(document, references, question)
+
+    name = f"{submission.student_id}-{notebook}"
+    run = _run_notebook(name, nb, notebook, slot, settings, receive)
     questions = []
     for question in info.questions.values():
-        verdict = judging.judge(run.documents.get(question.id), references[question.id])
+        verdict = verdicts.get(question.id) or judged(None, references, question.id)
         status = Status.OK if verdict.passed else question_status(run, question.id)
-        if status != Status.OK:
-            verdict.messages.insert(0, f"a cell this question needs {STATUS_TEXT[status]}")
-        points = float(question.points) if verdict.passed else 0.0
-        messages = verdict.messages + ([f"Hint: {verdict.hint}"] if verdict.hint else [])
-        questions.append(QuestionResult(question.id, points, question.points, status, messages))
+        questions.append(judging.question_result(question.id, question.points, verdict, status))
     answers = {grade_id(c): c.source for c in nb.cells if c.cell_type == "markdown"}
     for gid, (pts, stub) in info.written.items():
         answer = answers.get(gid, stub)
@@ -215,15 +224,10 @@ def _grade(
             questions.append(QuestionResult(gid, 0.0, pts, Status.HAND, [UNANSWERED]))
         else:
             questions.append(QuestionResult(gid, None, pts, Status.HAND))
-    cells = [
-        {"label": c.label, "status": c.status, "seconds": c.seconds,
-         "kind": error_kind(c.error)}  # the kernel's message never leaves the job
-        for c in run.cells
-        if c.status != "ok"
-    ]  # fmt: skip
     return NotebookResult(
         submission.student_id, notebook, Status.OK, submission.key, questions,
-        cells=cells, seconds=run.seconds, restarts=run.restarts,
+        cells=failures.cell_reports(run, set(info.questions)), seconds=run.seconds,
+        restarts=run.restarts,
         submission=submission.submission_key, submitted_at=submission.submitted_at,
     )  # fmt: skip
 
@@ -339,12 +343,3 @@ class StudentJob:
         except (OSError, TypeError):
             return ""
         return datetime.datetime.fromtimestamp(stamp, datetime.UTC).isoformat()
-
-
-def question_status(run: Execution, question: str) -> Status:
-    """Why a question that failed did: its own cell's failure, else one of a cell it needed
-    (run before it), else a plain wrong answer (ok)."""
-    for outcome in (run.probe_status.get(question), run.section_failures.get(question)):
-        if outcome in CELL_FAILURES:
-            return CELL_FAILURES[outcome]
-    return Status.OK

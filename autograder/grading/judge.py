@@ -5,25 +5,47 @@ returned to `cs231n_utils.graded.answer`; the kernel sends those answers here as
 (grading/answers.py reads them). The references are the course solution's answers to the same
 hidden test, from the grader's own runs of the solution notebook. Each student answer is
 judged against the solution's answer at the same position, by the rule, tolerance and wording
-of the *solution's* record (grading/rules.py), with NumPy in this process. Nothing the kernel
-sends decides a rule, sizes an allocation beyond a fixed cap, or appears in a message:
-messages are written from the solution's names, case descriptions and hints and from numbers
-computed here (a relative error, a factor), and never show a value computed on a hidden input.
+of the *solution's* record (grading/rules.py), with NumPy in this process.
 
-Trusted side: imports nothing that runs in the student's kernel.
+Feedback is no oracle. After the first hidden test ran, the kernel holds hidden inputs and
+chooses everything it sends, so a message must carry no bit it chose: on a hidden case the
+student learns which answer failed and one of a few fixed kinds of failure (wrong, of the
+wrong type, could not be judged, raised an exception, did not finish), in words written from
+the solution's record (name, case, hint) and nothing computed from the student's values. Only
+an answer the solution's record marks `visible` (computed on the notebook's own inputs, which
+the student has) is explained in detail: a shape, a relative error.
+
+Where a fault lies decides what it costs. The student's document is validated and decoded
+first (answers.py): anything malformed is that question's zero. The rules then judge only
+validated values and check them against the solution's before computing, so an exception
+escaping a rule is the grader's own fault: it propagates, and the caller makes it a
+grader_error (jobs.py), never a zero. Trusted side: imports nothing that runs in the
+student's kernel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from autograder.grading.answers import Malformed, answers_of, decode
+import numpy as np
+
+from autograder.grading.answers import TOO_LARGE, Malformed, answers_of, decode
 from autograder.grading.rules import RULES, compare, floats, on_case, type_failure
-from autograder.redaction import exception_kind, with_article
+from autograder.results import STATUS_TEXT, QuestionResult, Status
 
 STABLE_TOL = 1e-9  # two runs of the solution agree this well on a deterministic answer
 # rules that compare with the solution's value (or keep one for a later comparison)
 DETERMINISTIC = ("close", "equal", "floats", "recorded")
+
+NO_ANSWERS = "the hidden tests returned no answers (did the cell finish?)"
+UNREADABLE = "the hidden tests' answers could not be judged"
+TOO_LARGE_TEXT = "the answers were too large to grade"
+REORDERED = "the hidden tests' answers came in another order than the course's"
+EXTRA = "the hidden tests received more answers than the course's give"
+BEFORE_FIRST = (
+    "this exercise's check stopped with an exception before the hidden tests ran: run the "
+    "check in your notebook, it says what is wrong"
+)
 
 
 @dataclass
@@ -37,67 +59,85 @@ def judge(document, reference: dict) -> Verdict:
     """Whether a question's answers earn its points.
 
     document: what the student's kernel returned ({"answers": [...], "end": ...}), or None.
-    reference: the solution's document for the same question (trusted).
+    reference: the solution's document for the same question (trusted: an exception raised
+    on it, or by a rule on a validated answer, is the grader's and propagates).
     """
     ref_answers = reference["answers"]
     if document is None:
-        return Verdict(False, ["the hidden tests returned no answers (did the cell finish?)"])
+        return Verdict(False, [NO_ANSWERS])
     try:
         answers = answers_of(document)
     except Malformed:
-        return Verdict(False, ["the hidden tests' answers could not be read"])
-    if document.get("end") == "too_large":
-        return Verdict(False, ["the answers handed to the grader were too large to grade"])
+        return Verdict(False, [UNREADABLE])
+    if document.get("end") == TOO_LARGE:
+        return Verdict(False, [TOO_LARGE_TEXT])
     mine_by_name: dict[str, object] = {}
     for i, ref in enumerate(ref_answers):
         if i >= len(answers):
-            return _stopped(document, ref, i, len(ref_answers))
+            return _stopped(document, ref, i)
         record = answers[i]
         if record.get("name") != ref["name"]:
-            return Verdict(
-                False, ["the hidden tests' answers came in another order than the course's"]
-            )
+            return Verdict(False, [REORDERED])
+        theirs = decode(ref["value"])  # the solution's: Malformed here is the grader's
         try:
             mine = decode(record.get("value"))
-            theirs = decode(ref["value"])
         except Malformed:
-            return Verdict(False, [f"{ref['name']}: the answer could not be read{on_case(ref)}"])
+            return Verdict(False, [f"{ref['name']}: answer could not be judged{on_case(ref)}"])
         failure = type_failure(record.get("value"), ref)
-        if failure:
-            return Verdict(False, [failure], ref.get("hint", ""))
-        try:
+        if failure:  # written from the solution's record alone
+            return Verdict(False, [failure], _hint(ref))
+        with np.errstate(all="ignore"):  # an overflow is judged by its inf, not a warning
             if ref["rule"] == "floats":  # judged on how the values were held, too
                 failure = floats(mine, ref, theirs, mine_by_name, slot=record.get("value"))
             else:
                 failure = RULES[ref["rule"]](mine, ref, theirs, mine_by_name)
-        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError):
-            failure = f"{ref['name']}: the answer could not be judged{on_case(ref)}"
         if failure:
-            return Verdict(False, [failure], ref.get("hint", ""))
+            return Verdict(False, [failure if visible(ref) else _wrong(ref)], _hint(ref))
         mine_by_name[ref["name"]] = mine  # the latest answer of that name
     if len(answers) > len(ref_answers):
-        return Verdict(False, ["the hidden tests received more answers than the course's give"])
+        return Verdict(False, [EXTRA])
     if document.get("end") != "ok":
-        return _stopped(document, None, len(ref_answers), len(ref_answers))
+        return _stopped(document, None, len(ref_answers))
     return Verdict(True)
 
 
-def _stopped(document: dict, ref: dict | None, done: int, total: int) -> Verdict:
-    if document.get("end") != "error":
-        return Verdict(False, [f"the graded test did not finish ({done} of {total} answers)"])
-    kind = with_article(exception_kind(document.get("error")))
-    if done == 0:
-        message = (
-            f"this exercise's check stopped with {kind} before the hidden tests ran: run the "
-            "check in your notebook, it says what is wrong"
-        )
-    else:
-        where = on_case(ref) if ref else " after the last answer"
-        message = (
-            f"your code raised {kind}{where}, after {done} of {total} answers; the visible "
-            "check passed, so the difference is in a case it does not try"
-        )
-    return Verdict(False, [message], ref.get("hint", "") if ref else "")
+def question_result(
+    question: str, max_points: float, verdict: Verdict, status: Status = Status.OK
+) -> QuestionResult:
+    """A question's result as every exporter reads it: its points, status and messages (the
+    verdict's, after the failed cell's status, and its hint last)."""
+    messages = list(verdict.messages) + ([f"Hint: {verdict.hint}"] if verdict.hint else [])
+    if status != Status.OK:
+        messages.insert(0, f"a cell this question needs {STATUS_TEXT[status]}")
+    points = float(max_points) if verdict.passed else 0.0
+    return QuestionResult(question, points, max_points, status, messages)
+
+
+def visible(ref: dict) -> bool:
+    """Whether the solution's record says this answer is on the notebook's visible inputs."""
+    return ref.get("visible") is True
+
+
+def _hint(ref: dict) -> str:
+    return str(ref.get("hint", ""))
+
+
+def _wrong(ref: dict) -> str:
+    return f"{ref['name']}: wrong{on_case(ref)}"
+
+
+def _stopped(document: dict, ref: dict | None, done: int) -> Verdict:
+    """A document that ends before the solution's last answer, or after it without "ok"; its
+    words depend only on where it stopped and whether it reported an exception (never which:
+    the kernel chose that name)."""
+    raised = document.get("end") == "error"
+    if raised and done == 0:
+        return Verdict(False, [BEFORE_FIRST], _hint(ref) if ref else "")
+    if ref is None:
+        what = "raised an exception" if raised else "did not finish"
+        return Verdict(False, [f"the graded test {what} after its last answer"])
+    what = "your code raised an exception" if raised else "the graded test did not finish"
+    return Verdict(False, [f"{ref['name']}: {what}{on_case(ref)}"], _hint(ref))
 
 
 # ------------------------------------------------------------------------------ references
@@ -127,7 +167,10 @@ def check_reference(first: dict, second: dict, label: str) -> list[str]:
                     "or judge it by a property rule"
                 )
     if not problems:
-        verdict = judge(first, first)
+        try:
+            verdict = judge(first, first)
+        except Exception as error:  # the grader's bug, or a record no rule can judge
+            return [f"{label}: the judge failed on the solution's own answers: {error!r}"]
         if not verdict.passed:
             problems.append(f"{label}: the solution fails its own hidden tests: {verdict.messages}")
     return problems

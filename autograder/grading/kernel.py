@@ -46,7 +46,7 @@ from autograder.grading.messages import (
     CellOutcome,
     Limits,
     absorb,
-    bounded_context,
+    bounded_client,
     fail,
 )
 from autograder.grading.names import file_stem
@@ -183,8 +183,8 @@ class SandboxedKernel:
                 self.km.start_kernel(cwd=str(self.work), env=self._uid_env(), **QUIET)
             else:
                 self.km.start_kernel(**QUIET)
-        self._context = bounded_context()
-        self.kc = self.km.client(context=self._context)
+        self.kc = bounded_client(self.km)  # bounded sockets and decoding (messages.py)
+        self._context = self.kc.context
         self.kc.start_channels()
         self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         self.kc.wait_for_ready(timeout=120)

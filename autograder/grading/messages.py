@@ -1,16 +1,22 @@
 """What a kernel says, and how much of it the grader keeps.
 
 The student's kernel chose every message it sends. The grader's client refuses messages over
-MAX_MESSAGE_BYTES and queues at most RECEIVE_QUEUE per socket (bounded_context); absorb()
+MAX_MESSAGE_BYTES and queues at most RECEIVE_QUEUE per socket (bounded_context), decodes a
+message only within answers.py's bounds on nesting and values (bounded_unpack: 60 MiB of
+`[],` would decode to gigabytes of empty lists); absorb()
 keeps a bounded part of each cell's output (Limits) and treats a message of the wrong shape as
 that cell's failure, never the grader's. Imports nothing that runs in the kernel.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import zmq
+from jupyter_client import KernelClient, KernelManager
+
+from autograder.grading.answers import within_bounds
 
 MAX_MESSAGE_BYTES = 64 * 2**20  # per message frame; above Limits.result_bytes and its escaping
 RECEIVE_QUEUE = 8  # messages queued per socket: the grader's memory is bounded by their product
@@ -26,6 +32,24 @@ def bounded_context() -> zmq.Context:
     context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
     context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
     return context
+
+
+def bounded_client(manager: KernelManager) -> KernelClient:
+    """A client of the kernel `manager` runs, on a bounded_context, that decodes messages with
+    bounded_unpack."""
+    client = manager.client(context=bounded_context())
+    client.session.unpack = bounded_unpack
+    return client
+
+
+def bounded_unpack(data: bytes | str) -> object:
+    """jupyter_client's message unpacker (Session.unpack) with a bound: a frame nested or
+    counted past answers.within_bounds raises ValueError before it is decoded, and the
+    kernel's client fails that cell as MALFORMED."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if not within_bounds(raw):
+        raise ValueError("a message nested too deep or holding too many values")
+    return json.loads(raw.decode("utf-8", "replace"))
 
 
 @dataclass

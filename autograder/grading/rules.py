@@ -4,6 +4,13 @@ Every rule gets the student's decoded answer, the solution's record (its value, 
 case, hint, `given` data and parameters: trusted) and the student's earlier answers of the
 question, and returns None or a message written here from the solution's names and numbers
 computed here. graded.RULES (kernel side) lists the same names; a test keeps them equal.
+
+A rule sees only what answers.decode returns (None, a float64 array of any shape with NaN or
+inf allowed, a list of such arrays, a list of plain values) and must not raise on any of it:
+it checks the answer's type and shape against the solution's before computing, so that an
+exception escaping it is the grader's fault (judge.py). Its message is shown only for an
+answer the solution's record marks `visible`; on a hidden case the judge replaces it with
+fixed words. Even then it names the solution's shapes, not the student's.
 Trusted side: imports nothing that runs in the student's kernel.
 """
 
@@ -19,7 +26,10 @@ from cs231n_utils.gradcheck import rel_error
 
 
 def on_case(ref: dict) -> str:
-    return f" on a hidden case ({ref['case']})" if ref.get("case") else " on a hidden case"
+    """ " on a hidden case (a batch of one example)": where the answer was computed, in the
+    solution's words; " on the notebook's own inputs" for an answer marked `visible`."""
+    where = "the notebook's own inputs" if ref.get("visible") is True else "a hidden case"
+    return f" on {where} ({ref['case']})" if ref.get("case") else f" on {where}"
 
 
 def compare(name: str, mine, theirs, tol: float, where: str) -> str | None:
@@ -33,19 +43,20 @@ def compare(name: str, mine, theirs, tol: float, where: str) -> str | None:
         return None
     if isinstance(theirs, list):
         if not isinstance(mine, list) or len(mine) != len(theirs):
-            count = len(mine) if isinstance(mine, list) else "not a list of"
-            return f"{name}: {count} arrays{where}, not the {len(theirs)} expected"
+            return f"{name}: expected a list of {len(theirs)} arrays{where}"
         for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
             failure = compare(f"{name}[{i}]", a, b, tol, where)
             if failure:
                 return failure
         return None
+    if theirs is None:
+        return None if mine is None else f"{name} should be None{where}"
     if mine is None:
         return f"{name} is None{where}: is the exercise finished?"
     if not isinstance(mine, np.ndarray):
         return f"{name} should be an array of numbers{where}"
     if mine.shape != theirs.shape:
-        return f"{name} has shape {mine.shape}{where}, not the shape the solution returns"
+        return f"{name} should have shape {theirs.shape}{where}, as the solution's has"
     if not np.all(np.isfinite(mine)):
         return f"{name} contains NaN or inf{where}"
     error = rel_error(mine, theirs)
@@ -82,7 +93,7 @@ def floats(mine, ref, theirs, answers, slot=None) -> str | None:
     if not isinstance(mine, np.ndarray) or slot is None or slot.get("items") != ["float"]:
         return f"{name} should be a list of Python floats{where} (use loss.item() or float())"
     if mine.shape != theirs.shape:
-        return f"{name} has {mine.size} entries{where}, expected {theirs.size}"
+        return f"{name} should have {theirs.size} entries{where}"
     return None
 
 

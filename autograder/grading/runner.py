@@ -14,12 +14,13 @@ make grading depend only on the student's answers:
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder.grading.answers import parse
 from autograder.grading.kernel import CellOutcome, SandboxedKernel
 from autograder.notebooks import (
     HIDDEN_MARKERS,
@@ -120,11 +121,14 @@ class CellReport:
     seconds: float = 0.0
 
 
+Receiver = Callable[[str, dict | None], None]  # (question, its answers document or None)
+
+
 @dataclass
 class Execution:
     """What happened in one notebook run."""
 
-    documents: dict[str, dict | None] = field(default_factory=dict)  # question -> records
+    documents: dict[str, dict | None] = field(default_factory=dict)  # without a receiver
     probe_status: dict[str, str] = field(default_factory=dict)  # question -> outcome status
     section_failures: dict[str, str] = field(default_factory=dict)  # question -> worst failure
     cells: list[CellReport] = field(default_factory=list)
@@ -133,10 +137,24 @@ class Execution:
 
 
 def execute(
-    items: list[Item], kernel: SandboxedKernel, notebook_timeout_s: float, max_bytes: int
+    items: list[Item],
+    kernel: SandboxedKernel,
+    notebook_timeout_s: float,
+    max_bytes: int,
+    receive: Receiver | None = None,
 ) -> Execution:
-    """Run the plan in the kernel (already started); restart and replay after a failure."""
+    """Run the plan in the kernel (already started); restart and replay after a failure.
+    Each question's answers document (answers.parse: bounded before it is decoded) goes to
+    `receive` as soon as it arrives, and is not kept; without a receiver, it is kept in
+    `documents` (the solution's runs, whose documents are the references)."""
     run = Execution()
+
+    def hand(question: str, document: dict | None) -> None:
+        if receive is None:
+            run.documents[question] = document
+        else:
+            receive(question, document)
+
     start = time.monotonic()
     deadline = start + notebook_timeout_s
     done: list[str] = []  # code that ran, in order, to replay after a restart
@@ -146,7 +164,7 @@ def execute(
         if left <= 0:
             if item.question:
                 run.probe_status[item.question] = "timeout"
-                run.documents[item.question] = None
+                hand(item.question, None)
             continue
         code = probe_code(item.source, max_bytes) if item.kind == "probe" else item.source
         began = time.monotonic()
@@ -160,7 +178,9 @@ def execute(
             if outcome.status == "ok" and outcome.result is None:
                 outcome.result = _ask_again(kernel, deadline)
             run.probe_status[item.question] = outcome.status
-            run.documents[item.question] = _parse(outcome.result)
+            document, outcome.result = parse(outcome.result, max_bytes), None
+            hand(item.question, document)
+            del document  # judged: the next document is never held beside this one
             if pending_failure:
                 run.section_failures[item.question] = pending_failure
                 pending_failure = None
@@ -168,7 +188,7 @@ def execute(
             pending_failure = pending_failure or outcome.status
             run.restarts += 1
             if run.restarts > MAX_RESTARTS or not _replay(kernel, done, deadline):
-                _give_up(items[items.index(item) + 1 :], run, outcome.status)
+                _give_up(items[items.index(item) + 1 :], run, outcome.status, hand)
                 break
         else:
             done.append(code)
@@ -196,17 +216,6 @@ def _ask_again(kernel: SandboxedKernel, deadline: float, tries: int = 2) -> str 
     return None
 
 
-def _parse(document: str | None) -> dict | None:
-    """The kernel's answers document, or None; never raises (deep nesting included)."""
-    if document is None:
-        return None
-    try:
-        parsed = json.loads(document)
-    except (ValueError, RecursionError):
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def _replay(kernel: SandboxedKernel, done: list[str], deadline: float) -> bool:
     """Run again what had run before the restart; False if that fails too."""
     for code in done:
@@ -219,8 +228,8 @@ def _replay(kernel: SandboxedKernel, done: list[str], deadline: float) -> bool:
     return True
 
 
-def _give_up(rest: list[Item], run: Execution, status: str) -> None:
+def _give_up(rest: list[Item], run: Execution, status: str, hand: Receiver) -> None:
     for item in rest:
         if item.question:
             run.probe_status[item.question] = status
-            run.documents[item.question] = None
+            hand(item.question, None)
