@@ -509,8 +509,9 @@ def test_the_zip_holds_no_solution_but_the_hidden_tests(root, tmp_path):
     archive = root.parent / "autograder.zip"
     assert solution_text_in(archive, NOTEBOOKS) == []
     with zipfile.ZipFile(archive) as zf:
-        graders = zf.read(f"solutions/dl_software/{NOTEBOOKS[0]}.ipynb").decode()
-    assert all(line in graders for line in hidden_lines(read(SOLUTIONS / f"{NOTEBOOKS[0]}.ipynb")))
+        graders = zf.read(f"solutions/dl_software/{NOTEBOOKS[0]}.ipynb")
+    hidden = hidden_lines(read(SOLUTIONS / f"{NOTEBOOKS[0]}.ipynb"))
+    assert hidden and all(line in texts_of(graders) for line in hidden)
     leaky = tmp_path / "leaky.zip"  # the check can fail: the old package shipped this file
     with zipfile.ZipFile(leaky, "w") as zf:
         zf.write(SOLUTIONS / f"{NOTEBOOKS[1]}.ipynb", "solutions/x.ipynb")
@@ -579,9 +580,9 @@ def test_references_that_do_not_match_the_course_are_refused(root, tmp_path):
 
 # Appended to every answer cell of the untouched release: the first one searches the
 # filesystem, breadth first from the folders above cs231n_utils (the package), then the usual
-# places, then /, for 30 s at most; it runs the answer cells of any notebook of this name that
-# has them, and replays the answers of any references document it finds as the answers of
-# every graded test whose names they match. It writes what it found to REPORT if it can.
+# places, then /, for 30 s at most; it runs the answer cells (not the release's stubs) of any
+# notebook of this name, and replays the answers of any references document it finds as the
+# answers of every graded test whose names they match. It writes what it found to REPORT.
 HUNT = """
 import builtins as _builtins
 if not hasattr(_builtins, "_hunted"):
@@ -599,18 +600,20 @@ if not hasattr(_builtins, "_hunted"):
                     source = "".join(cell.get("source", ""))
                     if cell.get("cell_type") == "code" and \\
                             cell.get("metadata", {}).get("nbgrader", {}).get("solution") and \\
-                            "NotImplementedError" not in source and source.strip():
+                            "YOUR CODE HERE" not in source and source.strip():
                         found.append(source)
-            todo = [(data, 0)]
+            todo = [(data, 0, False)]  # (value, depth, under a key naming this notebook)
             while todo:
-                value, depth = todo.pop()
+                value, depth, mine = todo.pop(0)
                 if isinstance(value, dict) and isinstance(value.get("answers"), list) and \\
                         value["answers"] and all(isinstance(a, dict) and "name" in a and
                                                  "value" in a for a in value["answers"]):
-                    found_docs.append(value)
-                elif isinstance(value, (dict, list)) and depth < 8:
-                    items = value.values() if isinstance(value, dict) else value
-                    todo.extend((v, depth + 1) for v in items)
+                    found_docs.append((mine, value))
+                elif isinstance(value, dict) and depth < 8:
+                    todo.extend((v, depth + 1, mine or str(k).startswith(notebook))
+                                for k, v in value.items())
+                elif isinstance(value, list) and depth < 8:
+                    todo.extend((v, depth + 1, mine) for v in value)
             if found or found_docs:
                 hits.append(path)
             code.extend(found)
@@ -670,7 +673,7 @@ if not hasattr(_builtins, "_hunted"):
                 return sum(('"' + a["name"] + '"' in test_source) +
                            bool(a.get("hint") and a["hint"] in test_source)
                            for a in doc["answers"])
-            best = max(_docs, key=fits)
+            mine, best = max(_docs, key=lambda m: (fits(m[1]) / len(m[1]["answers"]), m[0]))
             if not fits(best):
                 return _real(test_source, max_bytes)
             return _graded.Answers(_json.dumps(best))
@@ -683,15 +686,18 @@ for _source in _builtins._hunted[0]:
 """
 PLACES = ("/root", "/home", "/srv", "/opt", "/tmp")  # and the autograder root
 # In the mount namespace that stands for a Gradescope container at the `uid` level: a fresh
-# /tmp holding the test's AUTOGRADER_ROOT only (bound back from $1 through $2) and a copy of the
-# planted folder ($3), and the host's copies of the course ($CS231N_HIDE) emptied.
+# /tmp holding the test's AUTOGRADER_ROOT's folder ($1, bound back through $2, a 0700 folder)
+# and a copy of the planted folder ($3), and the host's copies of the course ($CS231N_HIDE)
+# emptied.
 CONTAINER = """set -e
 keep="$1"; hold="$2"; planted="$3"; shift 3
-mount --bind "$keep" "$hold"
+mkdir "$hold/keep"
+mount --bind "$keep" "$hold/keep"
+cp -a "$planted" "$hold/planted"
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p "$keep"
-mount --bind "$hold" "$keep"
-cp -a "$planted" /tmp/
+mount --bind "$hold/keep" "$keep"
+cp -a "$hold/planted" "$planted"
 printf '%s\\n' "$CS231N_HIDE" | while read -r path; do
     if [ -d "$path" ]; then mount -t tmpfs -o size=1m,mode=0755 tmpfs "$path"; fi
 done
@@ -748,7 +754,7 @@ def hunt(root: Path, level: str, folders: list[Path]) -> tuple[dict, dict | None
             cell.source += "\n" + prefix + HUNT
     wrap, hold = [], Path("/var/tmp") / f"cs231n-hold-{uuid.uuid4().hex[:8]}"
     if level == "uid":
-        hold.mkdir()
+        hold.mkdir(mode=0o700)
         tmp_copy = next(f for f in folders if f.parent == Path("/tmp"))
         wrap = ["env", f"CS231N_HIDE={chr(10).join(course_copies())}", "unshare", "--mount",
                 "--propagation", "private", "sh", "-c", CONTAINER, "sh", str(root.parent),
@@ -759,8 +765,7 @@ def hunt(root: Path, level: str, folders: list[Path]) -> tuple[dict, dict | None
         found = json.loads(report.read_text()) if report.is_file() else None
     finally:
         report.unlink(missing_ok=True)
-        if hold.is_dir():
-            hold.rmdir()
+        shutil.rmtree(hold, ignore_errors=True)  # the namespace, and its mounts, are gone
     points = {q: t["score"] for (n, q), t in by_question(data).items() if n == adversarial.NOTEBOOK}
     return points, found
 
@@ -769,19 +774,20 @@ def available(level: str) -> bool:
     return sandbox.Isolation(level) in sandbox.available_levels(sandbox.probe())
 
 
-@pytest.mark.parametrize("level", ["sandbox", "uid"])
+@pytest.mark.parametrize("level", ["sandbox", "namespaces", "uid"])
 @pytest.mark.slow
 @pytest.mark.xdist_group("gradescope")
 def test_a_hunt_through_the_filesystem_finds_nothing_to_use(root, planted, level):
     """Does a notebook that searches the whole filesystem for solutions and references (the
     package's, and copies planted in home, /srv, /opt, /tmp and the autograder root) and runs
-    or replays what it finds earn no more than the untouched release (0)? At `sandbox` the
-    copies are world-readable and must be out of sight; at `uid` the host's permissions
-    decide, so they are 0600, and the hunt must have looked at them and the package."""
+    or replays what it finds earn no more than the untouched release (0)? At `sandbox` and
+    `namespaces` the copies are world-readable and must be out of sight; at `uid` the host's
+    permissions decide, so they are 0600, and the hunt must have looked at them and the
+    package."""
     if not available(level) or os.geteuid() != 0:
         pytest.skip(f"isolation level {level} is not available here")
     folders, set_mode = planted
-    set_mode(0o644 if level == "sandbox" else 0o600)
+    set_mode(0o600 if level == "uid" else 0o644)
     points, found = hunt(root, level, folders)
     assert points and not any(points.values()), points
     if level == "uid":
@@ -807,7 +813,8 @@ def test_at_the_uid_level_a_readable_copy_on_the_host_is_found_and_used(root, pl
     folders, set_mode = planted
     set_mode(0o644, which=readable)
     points, found = hunt(root, "uid", folders)
-    assert points == adversarial.POINTS, (points, found and found["hits"])
+    autograded = {q: p for q, p in points.items() if q in adversarial.POINTS}
+    assert autograded == adversarial.POINTS, (points, found and found["hits"])
     reachable = {str(f / readable) for f in folders if f.parent.stat().st_mode & 0o001}
     assert found and reachable and reachable <= set(found["hits"]), found and found["hits"]
 
