@@ -213,11 +213,8 @@ def grade(args) -> int:
     unknown = set(notebooks) - {Path(n).stem for n in notebook_names()}
     if unknown:
         sys.exit(f"cs231n-grade: no such notebook(s): {', '.join(sorted(unknown))}")
-    try:  # the solution's runs, computed elsewhere (shipped.py): then no solution runs here
-        for warning in shipped.install(args.references, out, notebooks) if args.references else []:
-            print(f"cs231n-grade: warning: {warning}", file=sys.stderr)
-    except shipped.ReferencesError as error:
-        sys.exit(f"cs231n-grade: refusing the references: {error}")
+    if args.references:  # the solution's runs, computed elsewhere: no solution runs here
+        shipped.install_or_exit(args.references, out, notebooks)
     try:
         args.roster_rows = read_roster(args.roster) if args.roster else []
     except (OSError, ValueError, UnicodeDecodeError) as error:
@@ -242,8 +239,7 @@ def grade(args) -> int:
         ),
         notebook_timeout_s=args.notebook_timeout,
         isolation=level,
-        hidden=[str(out), str(folder), str(args.submissions.resolve())]
-        + ([str(args.references.resolve())] if args.references else []),
+        hidden=[str(p.resolve()) for p in (out, folder, args.submissions, args.references) if p],
     )
     if level is sandbox.Isolation.UID:
         slot_uids = [sandbox.FIRST_SANDBOX_UID + w for w in range(max(1, args.workers))]
