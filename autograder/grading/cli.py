@@ -64,8 +64,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--scheduler", metavar="tcp://HOST:PORT",
         help="grade on the workers of this Dask scheduler (see README); OUT stays here",
     )  # fmt: skip
-    parser.add_argument("--references", type=Path, metavar="FILE", help="the solution's "
-                        "answers, computed elsewhere (the Gradescope build): run no solution")  # fmt: skip
+    parser.add_argument("--references", type=Path, metavar="FILE", help="the solution's answers, "
+                        "computed elsewhere (the Gradescope build): run no solution")  # fmt: skip
     parser.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: DIR/gradebook.db)")
     parser.add_argument(
         "--notebooks", nargs="+", metavar="NAME", help="grade only these notebooks (file stems)"
