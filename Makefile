@@ -68,9 +68,9 @@ lab: $(STAMP)
 grade: $(STAMP) system-deps
 	$(BIN)/cs231n-grade $(SUBMISSIONS) --out $(OUT) $(GRADE_FLAGS)
 
-## gradescope: build/gradescope/autograder.zip, to upload as a Gradescope autograder
-## (NOTEBOOKS="01_numpy_gradients 04_pytorch_autograd" grades only those)
-gradescope: $(STAMP)
+## gradescope: build/gradescope/autograder.zip, to upload as a Gradescope autograder; runs the
+## solutions here, in the sandbox, for its references (NOTEBOOKS="01_numpy_gradients ..." grades only those)
+gradescope: $(STAMP) system-deps
 	$(BIN)/python -m autograder.gradescope.build $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
 
 lint: $(STAMP)

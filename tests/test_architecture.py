@@ -93,8 +93,7 @@ def test_the_trusted_side_imports_nothing_that_runs_in_the_kernel():
      "autograder.report", "autograder.exports",
      "autograder.grading.feedback", "autograder.grading.autograded", "autograder.exports",
      "autograder.grading.outputs", "autograder.grading.layouts",
-     "autograder.nbgrader_course.export", "autograder.gradescope.results",
-     "autograder.gradescope.build"],
+     "autograder.nbgrader_course.export", "autograder.gradescope.results"],
 )  # fmt: skip
 def test_exporters_do_not_import_the_kernel(exporter):
     """Does writing a CSV, a feedback page or formgrader's notebooks start no Jupyter client?"""

@@ -4,7 +4,8 @@ The zip is built for two notebooks, unpacked into a temporary AUTOGRADER_ROOT as
 unpacks it, set up (the install skipped: this interpreter) and run on the samples and on
 hostile submissions; each results.json is checked against Gradescope's specification
 (https://gradescope-autograders.readthedocs.io/en/latest/specs/), the expected scores and the
-hidden tests' source.
+hidden tests' source. The package holds no solution: a kernel that searches the whole
+filesystem for solutions and references, planted ones included, earns nothing by it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -24,10 +26,10 @@ import adversarial
 import nbformat
 import pytest
 
-from autograder.course import SAMPLES, SOLUTIONS
+from autograder.course import RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.gradescope import build, run
 from autograder.gradescope.results import results_json
-from autograder.grading import cli, sandbox
+from autograder.grading import cli, sandbox, shipped
 from autograder.grading.feedback import secret_lines
 from autograder.notebooks import hidden_lines, is_written_answer, nbgrader_meta, read
 from autograder.results import NotebookResult, QuestionResult
@@ -140,9 +142,13 @@ def root():
     subprocess.run(["rm", "-rf", str(base)], check=True)
 
 
-def grade(root: Path, files: dict[str, bytes], student: str, isolation: str = "") -> dict:
+def grade(
+    root: Path, files: dict[str, bytes], student: str, isolation: str = "",
+    log: list[str] | None = None, wrap: list[str] = (),
+) -> dict:  # fmt: skip
     """Put `files` (path -> content) in ROOT/submission, run run_autograder (at `isolation`,
-    else the strongest level that works here), read results.json."""
+    else the strongest level that works here; under the command `wrap`, if any), read
+    results.json; run_autograder's output is appended to `log`."""
     submission = root / "submission"
     shutil.rmtree(submission, ignore_errors=True)
     for name, content in files.items():
@@ -152,11 +158,13 @@ def grade(root: Path, files: dict[str, bytes], student: str, isolation: str = ""
     (root / "submission_metadata.json").write_text(json.dumps(metadata))
     (root / "results" / "results.json").unlink(missing_ok=True)
     done = subprocess.run(
-        [str(root / "source" / "run_autograder")], cwd=root,
+        [*wrap, str(root / "source" / "run_autograder")], cwd=root,
         env=environment(root) | ({"CS231N_GRADESCOPE_ISOLATION": isolation} if isolation else {}),
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    if log is not None:
+        log.append(done.stdout + done.stderr)
     data = json.loads((root / "results" / "results.json").read_text())
     validate(data)
     secrets = set().union(*(hidden_lines(read(SOLUTIONS / f"{n}.ipynb")) for n in NOTEBOOKS))
@@ -211,11 +219,15 @@ def test_samples_get_their_expected_scores(root, kind):
 
 
 def unreadable_to_other_uids(root: Path) -> None:
-    """Fail if a uid like the student kernel's can read the solutions, the references, the
-    grading folder, results.json or Gradescope's metadata (where bubblewrap cannot run, file
-    permissions are the wall), or cannot read the helpers the kernel imports."""
+    """Fail if a uid like the student kernel's can read the shipped references, the graders'
+    notebooks (hidden tests), the autograder's source, the grading folder, results.json or
+    Gradescope's metadata (where bubblewrap cannot run, file permissions are the wall), or
+    cannot read the helpers the kernel imports and the data it loads."""
     secret = [
+        root / "source" / build.REFERENCES,
         root / "source" / "solutions" / "dl_software" / f"{NOTEBOOKS[0]}.ipynb",
+        root / "source" / "autograder" / "grading" / "judge.py",
+        root / "source" / "pyproject.toml",
         next((root / "cs231n" / "references").glob("*.json")),
         root / "cs231n" / "gradebook.db",
         root / "results" / "results.json",
@@ -226,8 +238,9 @@ def unreadable_to_other_uids(root: Path) -> None:
     for path in secret:
         assert path.is_file()
         assert subprocess.run([*as_other, str(path)], capture_output=True).returncode != 0, path
-    readable = root / "source" / "cs231n_utils" / "graded.py"
-    assert subprocess.run([*as_other, str(readable)], capture_output=True).returncode == 0
+    for readable in (root / "source" / "cs231n_utils" / "graded.py",
+                     root / "source" / "data" / "digits.npz"):  # fmt: skip
+        assert subprocess.run([*as_other, str(readable)], capture_output=True).returncode == 0
 
 
 HOSTILE = {
@@ -237,7 +250,7 @@ HOSTILE = {
     "leak_stdout_stderr": lambda root: adversarial._forward_only(
         inside={"eval_numerical_gradient": adversarial.LEAK_SOURCE.format(
             action=adversarial.LEAKS["leak_stdout_stderr"])}),
-    # reads the solution notebook where Gradescope's zip puts it, and runs its answers
+    # reads the graders' notebook where Gradescope's zip puts it, and runs its answer cells
     "steal_solutions": lambda root: adversarial._stealing(
         f"PATH = {str(root / 'source' / 'solutions' / 'dl_software' / adversarial.FILE)!r}"),
 }  # fmt: skip
@@ -268,13 +281,15 @@ def test_hostile_submissions_gain_nothing(root, student):
 
 
 def test_the_zip_holds_the_scripts_and_only_what_grading_needs(tmp_path):
-    """Are setup.sh and run_autograder at the zip's root and executable, the chosen notebooks'
-    solutions and release inside, and no tests, build outputs or unused data?"""
-    archive = build.build(["01_numpy_gradients"], tmp_path / "autograder.zip")
+    """Are setup.sh and run_autograder at the zip's root and executable, the references
+    readable by their owner alone, the chosen notebooks' release and graders' copy inside, and
+    no tests, build outputs or unused data?"""
+    archive = build.build(["01_numpy_gradients"], tmp_path / "autograder.zip", {"format": "-"})
     with zipfile.ZipFile(archive) as zf:
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
     for script in ("setup.sh", "run_autograder"):
         assert modes[script] & 0o111
+    assert modes[build.REFERENCES] & 0o777 == 0o600 and archive.stat().st_mode & 0o077 == 0
     names = set(modes)
     assert {"pyproject.toml", "solutions/dl_software/01_numpy_gradients.ipynb",
             "notebooks/dl_software/01_numpy_gradients.ipynb", "data/digits.npz",
@@ -291,6 +306,7 @@ def test_the_isolation_is_the_strongest_that_works(monkeypatch, tmp_path):
     `uid`, and passed to cs231n-grade as --isolation only when it is not the sandbox?"""
     seen = []
     monkeypatch.setattr(cli, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(run, "exposed", lambda source, workers: [])  # not a package here
     submission = tmp_path / "submission"
     submission.mkdir()
     levels = list(sandbox.Isolation)  # strongest first: sandbox, namespaces, uid, none
@@ -339,6 +355,7 @@ def test_a_grader_failure_is_reported_as_the_graders(monkeypatch, tmp_path):
         raise SystemExit("cs231n-grade: refusing to run student code without isolation")
 
     monkeypatch.setattr(cli, "main", refuse)
+    monkeypatch.setattr(run, "exposed", lambda source, workers: [])  # not a package here
     monkeypatch.setattr(run, "choose_isolation", lambda: "sandbox")
     (tmp_path / "submission").mkdir()
     shutil.copy(SAMPLES / "complete" / f"{NOTEBOOKS[0]}.ipynb", tmp_path / "submission")
@@ -427,3 +444,392 @@ def test_at_the_uid_level_a_sample_scores_the_same_and_the_solutions_stay_unread
     data = grade(root, {adversarial.FILE: nbformat.writes(nb).encode()}, "thief", isolation="uid")
     got = [t["score"] for (n, _), t in by_question(data).items() if n == adversarial.NOTEBOOK]
     assert got and not any(got), data["tests"]
+
+
+# ----------------------------------------------------------------- no solution in the package
+
+_SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
+
+
+def solution_lines(solution: nbformat.NotebookNode) -> set[str]:
+    """The lines only the solution shows: those of its solution regions and model written
+    answers (8 characters or more, no bare comment) that a student cannot read elsewhere: not
+    in the release notebooks, not in the helpers (cs231n_utils) they import."""
+    lines = set()
+    for cell in solution.cells:
+        regions = _SOLUTION_REGION.findall(cell.source)
+        if nbgrader_meta(cell).get("solution") and not regions:
+            regions = [cell.source]
+        for region in regions if nbgrader_meta(cell).get("solution") else []:
+            lines.update(line.strip() for line in region.splitlines())
+    public = [texts_of(p.read_bytes()) for p in sorted(RELEASE.glob("*.ipynb"))]
+    public += [p.read_text() for p in sorted((REPO_ROOT / "cs231n_utils").rglob("*.py"))]
+    return {
+        line for line in lines
+        if len(line) >= 8 and not line.startswith("#") and not any(line in t for t in public)
+    }  # fmt: skip
+
+
+def texts_of(content: bytes) -> str:
+    """A file's text, and the strings inside it when it is JSON (a notebook's source lines are
+    JSON strings there, their quotes escaped)."""
+    text = content.decode("utf-8", "replace")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return text
+    strings, todo = [], [document]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict | list):
+            todo.extend(value.values() if isinstance(value, dict) else value)
+    return text + "\n" + "\n".join(strings)
+
+
+def solution_text_in(archive: Path, notebooks: list[str]) -> list[str]:
+    """'member: line' for every solution line found in a file of the zip."""
+    lines = set().union(*(solution_lines(read(SOLUTIONS / f"{n}.ipynb")) for n in notebooks))
+    assert len(lines) > 30
+    found = []
+    with zipfile.ZipFile(archive) as zf:
+        for name in zf.namelist():
+            text = texts_of(zf.read(name))
+            found += [f"{name}: {line}" for line in sorted(lines) if line in text]
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gradescope")
+def test_the_zip_holds_no_solution_but_the_hidden_tests(root, tmp_path):
+    """Does no file in the zip hold a line of the solutions' answer cells (its notebooks are
+    the release and the graders' copies, hidden tests kept), while a zip that holds a solution
+    notebook is caught?"""
+    archive = root.parent / "autograder.zip"
+    assert solution_text_in(archive, NOTEBOOKS) == []
+    with zipfile.ZipFile(archive) as zf:
+        graders = zf.read(f"solutions/dl_software/{NOTEBOOKS[0]}.ipynb")
+    hidden = hidden_lines(read(SOLUTIONS / f"{NOTEBOOKS[0]}.ipynb"))
+    assert hidden and all(line in texts_of(graders) for line in hidden)
+    leaky = tmp_path / "leaky.zip"  # the check can fail: the old package shipped this file
+    with zipfile.ZipFile(leaky, "w") as zf:
+        zf.write(SOLUTIONS / f"{NOTEBOOKS[1]}.ipynb", "solutions/x.ipynb")
+    assert len(solution_text_in(leaky, NOTEBOOKS)) > 10
+
+
+# ------------------------------------------------------------------ references that do not fit
+
+
+def mismatched(document: dict) -> dict[str, tuple[dict | str, str]]:
+    """Broken copies of a good references file, each with the words its refusal must hold."""
+    one, two = NOTEBOOKS
+
+    def changed(change) -> dict:
+        copy = json.loads(json.dumps(document))
+        change(copy)
+        return copy
+
+    def drift(copy):  # the second run's first answer of notebook 01 moved by 1 %
+        answer = next(iter(copy["notebooks"][one]["runs"][1].values()))["answers"][0]
+        answer["value"]["data"] = [x * 1.01 + 1e-3 for x in answer["value"]["data"]]
+
+    return {
+        "not json": ("{\"format\": ", "cannot read"),
+        "format": (changed(lambda d: d.update(format="other/1")), "not a references file"),
+        "sources": (changed(lambda d: d.update(sources="0" * 64)), "other grader sources"),
+        "release": (changed(lambda d: d["notebooks"][one].update(release="0" * 64)),
+                    f"another release notebook of {one}"),
+        "questions": (changed(lambda d: d["notebooks"][two]["questions"].pop()),
+                      f"another graded questions of {two}"),
+        "tests": (changed(lambda d: d["notebooks"][one].update(tests="0" * 64)),
+                  "graded tests (hidden tests included)"),
+        "missing": (changed(lambda d: d["notebooks"].pop(two)), f"no references of {two}"),
+        "a run": (changed(lambda d: d["notebooks"][one]["runs"].pop()),
+                  f"the runs of {one} do not answer"),
+        "drift": (changed(drift), "differs between two runs"),
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gradescope")
+def test_references_that_do_not_match_the_course_are_refused(root, tmp_path):
+    """Is a references file of another release, other questions, hidden tests or grader, one
+    missing a notebook or a run, or one whose runs disagree refused with the reason, the
+    shipped one accepted, and a refusal in the container a grader's problem for the student?"""
+    good = json.loads((root / "source" / build.REFERENCES).read_text())
+    assert shipped.install(root / "source" / build.REFERENCES, tmp_path / "ok", NOTEBOOKS) == []
+    for case, (document, words) in mismatched(good).items():
+        path = tmp_path / f"{case.replace(' ', '_')}.json"
+        path.write_text(document if isinstance(document, str) else json.dumps(document))
+        with pytest.raises(shipped.ReferencesError, match=re.escape(words)):
+            shipped.install(path, tmp_path / case.replace(" ", "_"), NOTEBOOKS)
+    path = root / "source" / build.REFERENCES
+    original = path.read_bytes()
+    try:  # the release's fingerprint of notebook 01 changed in the installed package
+        path.write_text(json.dumps(mismatched(good)["release"][0]))
+        log = []
+        data = grade(root, sample("complete"), "refused", log=log)
+    finally:
+        path.write_bytes(original)
+    assert f"refusing the references: {path} was computed for another release" in log[0]
+    assert data["score"] == 0 and run.STUDENT_NOTE in data["output"]
+
+
+# --------------------------------------------------------- a hunt through the whole filesystem
+
+# Appended to every answer cell of the untouched release: the first one searches the
+# filesystem, breadth first from the folders above cs231n_utils (the package), then the usual
+# places, then /, for 30 s at most; it runs the answer cells (not the release's stubs) of any
+# notebook of this name, and replays the answers of any references document it finds as the
+# answers of every graded test whose names they match. It writes what it found to REPORT.
+HUNT = """
+import builtins as _builtins
+if not hasattr(_builtins, "_hunted"):
+    def _hunt(budget, report, notebook):
+        import json, os, time, zipfile
+        start, code, docs, hits, visited = time.monotonic(), [], [], [], []
+        def look(path, name, text):
+            found, found_docs = [], []
+            try:
+                data = json.loads(text)
+            except Exception:
+                return
+            if name.endswith(".ipynb") and os.path.basename(name).startswith(notebook):
+                for cell in data.get("cells", []) if isinstance(data, dict) else []:
+                    source = "".join(cell.get("source", ""))
+                    if cell.get("cell_type") == "code" and \\
+                            cell.get("metadata", {}).get("nbgrader", {}).get("solution") and \\
+                            "YOUR CODE HERE" not in source and source.strip():
+                        found.append(source)
+            todo = [(data, 0, False)]  # (value, depth, under a key naming this notebook)
+            while todo:
+                value, depth, mine = todo.pop(0)
+                if isinstance(value, dict) and isinstance(value.get("answers"), list) and \\
+                        value["answers"] and all(isinstance(a, dict) and "name" in a and
+                                                 "value" in a for a in value["answers"]):
+                    found_docs.append((mine, value))
+                elif isinstance(value, dict) and depth < 8:
+                    todo.extend((v, depth + 1, mine or str(k).startswith(notebook))
+                                for k, v in value.items())
+                elif isinstance(value, list) and depth < 8:
+                    todo.extend((v, depth + 1, mine) for v in value)
+            if found or found_docs:
+                hits.append(path)
+            code.extend(found)
+            docs.extend(found_docs)
+        roots = []
+        try:
+            import cs231n_utils
+            here = os.path.dirname(os.path.abspath(cs231n_utils.__file__))
+            while here != os.path.dirname(here):
+                here = os.path.dirname(here)
+                roots.append(here)
+        except Exception:
+            pass
+        roots += [os.path.expanduser("~"), "/autograder", "/root", "/home", "/srv", "/opt",
+                  "/tmp", "/var/tmp", "/mnt", "/work", "/"]
+        queue, seen = [r for r in roots if os.path.isdir(r)], set()
+        while queue and time.monotonic() - start < budget:
+            folder = queue.pop(0)
+            real = os.path.realpath(folder)
+            if real in seen or real in ("/proc", "/sys", "/dev"):
+                continue
+            seen.add(real)
+            visited.append(folder)
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        queue.append(entry.path)
+                    elif entry.is_file() and entry.name.endswith((".ipynb", ".json", ".zip")) \\
+                            and entry.stat().st_size < 64 * 2**20:
+                        if entry.name.endswith(".zip"):
+                            with zipfile.ZipFile(entry.path) as archive:
+                                for member in archive.namelist():
+                                    if member.endswith((".ipynb", ".json")):
+                                        look(entry.path + "!" + member, member,
+                                             archive.read(member).decode("utf-8", "replace"))
+                        else:
+                            with open(entry.path, encoding="utf-8", errors="replace") as f:
+                                look(entry.path, entry.name, f.read())
+                except Exception:
+                    continue
+        try:
+            with open(report, "w") as f:
+                json.dump({"hits": hits, "visited": visited, "code": len(code),
+                           "docs": len(docs), "seconds": time.monotonic() - start}, f)
+        except OSError:
+            pass
+        return code, docs
+    _builtins._hunted = _hunt(30.0, REPORT, NOTEBOOK)
+    if _builtins._hunted[1]:
+        import cs231n_utils.graded as _graded, json as _json
+        def _replay(test_source, max_bytes, _docs=_builtins._hunted[1], _real=_graded.run_probe):
+            def fits(doc):  # its names (quoted) and hints, as the hidden test writes them
+                return sum(('"' + a["name"] + '"' in test_source) +
+                           bool(a.get("hint") and a["hint"] in test_source)
+                           for a in doc["answers"])
+            mine, best = max(_docs, key=lambda m: (fits(m[1]) / len(m[1]["answers"]), m[0]))
+            if not fits(best):
+                return _real(test_source, max_bytes)
+            return _graded.Answers(_json.dumps(best))
+        _graded.run_probe = _replay
+for _source in _builtins._hunted[0]:
+    try:
+        exec(_source, globals())
+    except Exception:
+        pass
+"""
+PLACES = ("/root", "/home", "/srv", "/opt", "/tmp")  # and the autograder root
+# In the mount namespace that stands for a Gradescope container at the `uid` level: a fresh
+# /tmp holding the test's AUTOGRADER_ROOT's folder ($1, bound back through $2, a 0700 folder)
+# and a copy of the planted folder ($3), and the host's copies of the course ($CS231N_HIDE)
+# emptied.
+CONTAINER = """set -e
+keep="$1"; hold="$2"; planted="$3"; shift 3
+mkdir "$hold/keep"
+mount --bind "$keep" "$hold/keep"
+cp -a "$planted" "$hold/planted"
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p "$keep"
+mount --bind "$hold/keep" "$keep"
+cp -a "$hold/planted" "$planted"
+printf '%s\\n' "$CS231N_HIDE" | while read -r path; do
+    if [ -d "$path" ]; then mount -t tmpfs -o size=1m,mode=0755 tmpfs "$path"; fi
+done
+exec "$@"
+"""
+
+
+def course_copies() -> list[str]:
+    """The folders of this machine's checkouts of the course that hold solutions or answers:
+    every worktree's solutions/, sample submissions and build/, and the git folder."""
+    git = ["git", "-C", str(REPO_ROOT)]
+    listed = subprocess.run([*git, "worktree", "list", "--porcelain"], capture_output=True,
+                            text=True)  # fmt: skip
+    trees = [line.split(" ", 1)[1] for line in listed.stdout.splitlines()
+             if line.startswith("worktree ")] or [str(REPO_ROOT)]  # fmt: skip
+    common = subprocess.run([*git, "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    parts = ("solutions", "data/sample_submissions", "build")
+    return [str(Path(t) / p) for t in trees for p in parts] + ([common] if common else [])
+
+
+@pytest.fixture
+def planted(root):
+    """Copies of notebook 01's solution and of the shipped references in each usual place and
+    the autograder root, in folders anyone may list: (the folders, a function that sets the
+    files' mode). Removed afterwards."""
+    name = f"cs231n-planted-{uuid.uuid4().hex[:8]}"
+    folders = [Path(place) / name for place in PLACES if Path(place).is_dir()] + [root / name]
+    for folder in folders:
+        folder.mkdir(mode=0o755)
+        folder.chmod(0o755)
+        shutil.copy(SOLUTIONS / adversarial.FILE, folder / adversarial.FILE)
+        shutil.copy(root / "source" / build.REFERENCES, folder / "references.json")
+
+    def set_mode(mode: int, which: str = "") -> None:
+        for path in (p for folder in folders for p in folder.iterdir()):
+            path.chmod(mode if which in ("", path.name) else 0o600)
+
+    yield folders, set_mode
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def hunt(root: Path, level: str, folders: list[Path]) -> tuple[dict, dict | None]:
+    """Grade the hunting notebook at `level`; at `uid`, in a mount namespace where the host's
+    copies of the course are emptied and /tmp is the container's (see CONTAINER). Returns the
+    points per question of notebook 01 and the hunt's report (None where the kernel could not
+    write it outside its sandbox)."""
+    report = Path("/var/tmp") / f"cs231n-hunt-{uuid.uuid4().hex[:8]}.json"
+    prefix = f"REPORT, NOTEBOOK = {str(report)!r}, {adversarial.NOTEBOOK!r}\n"
+    nb = adversarial._base("untouched")
+    for cell in nb.cells:
+        if cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
+            cell.source += "\n" + prefix + HUNT
+    wrap, hold = [], Path("/var/tmp") / f"cs231n-hold-{uuid.uuid4().hex[:8]}"
+    if level == "uid":
+        hold.mkdir(mode=0o700)
+        tmp_copy = next(f for f in folders if f.parent == Path("/tmp"))
+        wrap = ["env", f"CS231N_HIDE={chr(10).join(course_copies())}", "unshare", "--mount",
+                "--propagation", "private", "sh", "-c", CONTAINER, "sh", str(root.parent),
+                str(hold), str(tmp_copy)]  # fmt: skip
+    try:
+        data = grade(root, {adversarial.FILE: nbformat.writes(nb).encode()}, f"hunt-{level}",
+                     isolation=level, wrap=wrap)  # fmt: skip
+        found = json.loads(report.read_text()) if report.is_file() else None
+    finally:
+        report.unlink(missing_ok=True)
+        shutil.rmtree(hold, ignore_errors=True)  # the namespace, and its mounts, are gone
+    points = {q: t["score"] for (n, q), t in by_question(data).items() if n == adversarial.NOTEBOOK}
+    return points, found
+
+
+def available(level: str) -> bool:
+    return sandbox.Isolation(level) in sandbox.available_levels(sandbox.probe())
+
+
+@pytest.mark.parametrize("level", ["sandbox", "namespaces", "uid"])
+@pytest.mark.slow
+@pytest.mark.xdist_group("gradescope")
+def test_a_hunt_through_the_filesystem_finds_nothing_to_use(root, planted, level):
+    """Does a notebook that searches the whole filesystem for solutions and references (the
+    package's, and copies planted in home, /srv, /opt, /tmp and the autograder root) and runs
+    or replays what it finds earn no more than the untouched release (0)? At `sandbox` and
+    `namespaces` the copies are world-readable and must be out of sight; at `uid` the host's
+    permissions decide, so they are 0600, and the hunt must have looked at them and the
+    package."""
+    if not available(level) or os.geteuid() != 0:
+        pytest.skip(f"isolation level {level} is not available here")
+    folders, set_mode = planted
+    set_mode(0o600 if level == "uid" else 0o644)
+    points, found = hunt(root, level, folders)
+    assert points and not any(points.values()), points
+    if level == "uid":
+        assert found is not None and found["hits"] == [], found and found["hits"]
+        looked = set(found["visited"])
+        assert str(root / "source") in looked and str(root / "source" / "autograder") in looked
+        unseen = [f for f in folders if str(f) not in looked and str(f.parent) not in looked]
+        assert not unseen, unseen  # the planted folder, or the one above it that hid it
+        as_uid = ["setpriv", f"--reuid={sandbox.FIRST_SANDBOX_UID}",
+                  f"--regid={sandbox.FIRST_SANDBOX_UID}", "--clear-groups", "cat"]  # fmt: skip
+        for path in (p for f in folders for p in f.iterdir()):
+            assert subprocess.run([*as_uid, str(path)], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("readable", [adversarial.FILE, "references.json"])
+@pytest.mark.slow
+@pytest.mark.xdist_group("gradescope")
+def test_at_the_uid_level_a_readable_copy_on_the_host_is_found_and_used(root, planted, readable):
+    """The hunt can fail: at `uid`, where nothing but the host's permissions hides a file, does
+    a world-readable planted solution, or references file, give it full marks?"""
+    if not available("uid") or os.geteuid() != 0:
+        pytest.skip("the uid level needs root")
+    folders, set_mode = planted
+    set_mode(0o644, which=readable)
+    points, found = hunt(root, "uid", folders)
+    autograded = {q: p for q, p in points.items() if q in adversarial.POINTS}
+    assert autograded == adversarial.POINTS, (points, found and found["hits"])
+    reachable = {str(f / readable) for f in folders if f.parent.stat().st_mode & 0o001}
+    assert found and reachable and reachable <= set(found["hits"]), found and found["hits"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gradescope")
+def test_the_grader_refuses_a_package_whose_secrets_a_kernel_could_read(root):
+    """Does the check run before each grading find a references file made world-readable,
+    and find nothing in the package as set up?"""
+    if os.geteuid() != 0:
+        pytest.skip("only root can take another uid")
+    path = root / "source" / build.REFERENCES
+    assert run.exposed(root / "source", 2) == []
+    try:
+        path.chmod(0o644)
+        assert run.exposed(root / "source", 2) == [path]
+    finally:
+        path.chmod(0o600)

@@ -8,20 +8,33 @@ an executable `run_autograder` at its root; the zip is unpacked into /autograder
 student's files arrive in /autograder/submission and the score is read from
 /autograder/results/results.json. Beside those two scripts the zip holds what the grader needs
 to run from /autograder/source: the packages, pyproject.toml (for the pinned install), the
-solution and release notebooks of the notebooks graded, and the data files they load. No
-tests, no build outputs.
+release notebooks of the notebooks graded, the graders' copies of their solution notebooks
+(every solution region and model answer emptied, the hidden tests kept: what the grader runs
+as probes), the data files they load, and references.json: the solution's answers to the
+hidden tests (autograder/grading/shipped.py). No solution: the references are computed here,
+where the solutions are, by running each solution notebook twice in the sandbox as
+cs231n-grade does, and the container only reads them (`cs231n-grade --references`). No tests,
+no build outputs.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
 import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
+
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS, notebook_names
+from autograder.grading import sandbox, shipped
+from autograder.grading.jobs import Settings
+from autograder.grading.references import ReferenceJob
+from autograder.grading.scheduler import LocalExecutor, run_all
+from autograder.notebooks import SOLUTION_MARKERS, nbgrader_meta, read
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("setup.sh", "run_autograder")  # at the zip's root, executable
@@ -31,6 +44,8 @@ DATA = REPO_ROOT / "data"
 DATA_ALWAYS = ("SHA256SUMS",)  # cs231n_utils.datasets checks every file it loads against it
 SKIPPED = {"__pycache__", ".ipynb_checkpoints", "mutations"}  # mutations: for the test suite
 DEFAULT_OUT = REPO_ROOT / "build" / "gradescope" / "autograder.zip"
+REFERENCES = "references.json"  # at the zip's root; root's alone once set up (run.lock_down)
+SECRET_MODES = {REFERENCES: 0o600}  # in the zip too: whoever unzips it keeps them private
 
 
 def loaders() -> dict[str, set[str]]:
@@ -59,34 +74,103 @@ def data_files(notebooks: list[str]) -> list[str]:
     return sorted(needed)
 
 
-def members(notebooks: list[str]) -> list[tuple[Path, str]]:
-    """(file, name in the zip) for everything the autograder needs."""
-    found = [(HERE / script, script) for script in SCRIPTS]
+def graders_copy(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The solution notebook without its solutions: the lines between each pair of solution
+    markers removed (the markers kept, so that nbgrader's generate_assignment still makes the
+    same release of it) and every solution cell without markers (a model written answer)
+    emptied. Test cells, hidden tests included, and every other cell stay as they are."""
+    copy = nbformat.reads(nbformat.writes(solution), as_version=4)
+    begin, end = SOLUTION_MARKERS
+    for cell in copy.cells:
+        if not nbgrader_meta(cell).get("solution"):
+            continue
+        kept, inside, had_region = [], False, False
+        for line in cell.source.split("\n"):
+            if line.strip() == begin:
+                inside = had_region = True
+            elif line.strip() == end:
+                inside = False
+            elif inside:
+                continue
+            kept.append(line)
+        cell.source = "\n".join(kept) if had_region else ""
+    return copy
+
+
+def members(notebooks: list[str], references: Path) -> list[tuple[Path | bytes, str]]:
+    """(file or content, name in the zip) for everything the autograder needs."""
+    found: list[tuple[Path | bytes, str]] = [(HERE / script, script) for script in SCRIPTS]
     found += [(REPO_ROOT / name, name) for name in TOP_FILES]
     for package in PACKAGES:
         for path in sorted((REPO_ROOT / package).rglob("*")):
             parts = path.relative_to(REPO_ROOT).parts
             if path.is_file() and not SKIPPED & set(parts) and path.suffix != ".pyc":
                 found.append((path, "/".join(parts)))
-    for folder in (SOLUTIONS, RELEASE):
-        for notebook in notebooks:
-            path = folder / f"{notebook}.ipynb"
-            found.append((path, path.relative_to(REPO_ROOT).as_posix()))
+    for notebook in notebooks:
+        path = RELEASE / f"{notebook}.ipynb"
+        found.append((path, path.relative_to(REPO_ROOT).as_posix()))
+        copy = graders_copy(read(SOLUTIONS / f"{notebook}.ipynb"))
+        name = (SOLUTIONS / f"{notebook}.ipynb").relative_to(REPO_ROOT).as_posix()
+        found.append((nbformat.writes(copy).encode(), name))
     found += [(DATA / name, f"data/{name}") for name in data_files(notebooks)]
-    return found
+    return [*found, (references, REFERENCES)]
 
 
-def build(notebooks: list[str], out: Path) -> Path:
-    """Write the zip to `out` (its folder created); return `out`."""
+def strongest_level() -> sandbox.Isolation:
+    """The isolation the solutions run at here: the sandbox, else bubblewrap's namespaces;
+    where neither works, none (they are the course's own notebooks, not a student's)."""
+    available = sandbox.available_levels(sandbox.probe())
+    for level in (sandbox.Isolation.SANDBOX, sandbox.Isolation.NAMESPACES):
+        if level in available:
+            return level
+    print("build: no sandbox here: the solutions run unsandboxed (they are the course's own)")
+    return sandbox.Isolation.NONE
+
+
+def compute_references(notebooks: list[str], work: Path, workers: int = 2) -> dict:
+    """Run each solution twice in `work` (as cs231n-grade does: a run already there, made
+    from the same solution and grader, is kept) and return the references file's content."""
+    settings = Settings(isolation=strongest_level(), hidden=[str(work)])
+    jobs = [ReferenceJob(notebook, run) for notebook in notebooks for run in (0, 1)]
+    todo = [job for job in jobs if not job.done(work)]
+    failed = [
+        f"{job.label}: {result}"
+        for job, result in run_all(
+            LocalExecutor(workers),
+            todo,
+            lambda job: job.task(settings),
+            lambda job, returned: job.finish(work, returned),
+            "solutions",
+        )  # fmt: skip
+        if isinstance(result, BaseException)
+    ]
+    if failed:
+        raise RuntimeError("the solutions could not be run:\n" + "\n".join(failed))
+    return shipped.pack(work, notebooks)
+
+
+def build(notebooks: list[str], out: Path, references: dict | None = None) -> Path:
+    """Write the zip to `out`, readable by its owner only (its folder created; the solution
+    runs kept beside it in solution-runs/, 0700); return `out`. references: the references
+    file's content, if already computed."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    if references is None:
+        work = out.parent / "solution-runs"
+        work.mkdir(mode=0o700, exist_ok=True)
+        work.chmod(0o700)  # the hidden tests' answers: full marks for whoever reads them
+        references = compute_references(notebooks, work)
+    content = json.dumps(references).encode()
     partial = out.with_suffix(".zip.partial")
+    partial.touch(mode=0o600)
+    partial.chmod(0o600)
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, name in members(notebooks):
-            info = zipfile.ZipInfo.from_file(path, name)
-            mode = 0o755 if name in SCRIPTS else 0o644
+        for source, name in members(notebooks, content):
+            info = zipfile.ZipInfo.from_file(source, name) if isinstance(source, Path) else None
+            info = info or zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            mode = SECRET_MODES.get(name, 0o755 if name in SCRIPTS else 0o644)
             info.external_attr = (0o100000 | mode) << 16  # a regular file and its permissions
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, source.read_bytes() if isinstance(source, Path) else source)
     partial.replace(out)
     return out
 

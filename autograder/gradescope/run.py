@@ -6,8 +6,11 @@
 ROOT is $AUTOGRADER_ROOT (default /autograder, Gradescope's). The student's files (the notebooks,
 or the zip cs231n-submit writes) are packed as one cs231n-submit zip into ROOT/cs231n/inbox and
 graded by cs231n-grade (autograder.grading.cli, the same judge and sandbox as a class run) into
-ROOT/cs231n, a folder only root may enter: the references the setup computed live there, and
-the kernel's uid cannot read them, the solutions or ROOT/results. Its result files become
+ROOT/cs231n, a folder only root may enter, against the references the build computed
+(ROOT/source/references.json, `cs231n-grade --references`: no solution is in the package). The
+setup makes everything in ROOT/source root's alone but the helpers and the data the notebooks
+load (`lock_down`), and before each grading a child running as each kernel uid checks that it
+can read none of it (`exposed`), whatever the isolation level. Its result files become
 ROOT/results/results.json (results.py). The student's id is the first user's in
 ROOT/submission_metadata.json, which Gradescope writes.
 """
@@ -23,9 +26,10 @@ import time
 import zipfile
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, RELEASE, SOLUTIONS, notebook_names
+from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, notebook_names
 from autograder.gradescope import results as gradescope
-from autograder.grading import cli, sandbox
+from autograder.gradescope.build import REFERENCES
+from autograder.grading import cli, sandbox, uids
 from autograder.grading.jobs import StudentJob
 from autograder.grading.names import student_id
 from autograder.grading.outputs import all_results
@@ -36,6 +40,7 @@ PRIVATE = "cs231n"  # ROOT/cs231n: the grading folder, root's alone
 SETUP_STUDENT = "release-check"  # the release, graded by the setup
 # Outputs of the previous submission's run, removed before the next (references are kept).
 PER_SUBMISSION = ("inbox", "submissions", "results", "feedback", "autograded")
+PUBLIC = ("cs231n_utils", "data")  # of ROOT/source, what the student's kernel imports and loads
 STUDENT_NOTE = (
     "The autograder could not grade this submission. Upload your notebooks (the .ipynb files "
     "of this assignment) or the zip cs231n-submit wrote; if you did, this is the grader's "
@@ -70,6 +75,35 @@ def private_folder(path: Path) -> Path:
         os.chown(path, 0, 0)
     path.chmod(0o700)
     return path
+
+
+def lock_down(source: Path) -> None:
+    """Make every file in `source` (the unpacked zip) root's alone, 0700 or 0600, but the
+    PUBLIC folders, which every uid may read (0755, 0644): the autograder's source, the
+    graders' notebooks and the references are the grader's; the helpers and the data are the
+    kernel's. `source` itself can be listed (Python's import system lists a sys.path entry)."""
+    root = os.geteuid() == 0
+    source.chmod(0o755)
+    for top in source.iterdir():
+        for path in [top, *top.rglob("*")] if top.is_dir() and not top.is_symlink() else [top]:
+            if root:
+                os.chown(path, 0, 0, follow_symlinks=False)
+            if path.is_symlink():
+                continue
+            full = path.is_dir() or path.stat().st_mode & 0o100  # to enter or to run
+            mode = 0o755 if full else 0o644
+            path.chmod(mode if top.name in PUBLIC else mode & 0o700)
+
+
+def exposed(source: Path, workers: int) -> list[Path]:
+    """What a kernel's uid can read in `source` besides the PUBLIC folders (a child that
+    becomes each uid of the `workers` first slots tries): empty unless the permissions are
+    wrong. Not checked (empty) unless root, who alone can take another uid."""
+    if os.geteuid() != 0:
+        return []
+    secret = [path for path in source.iterdir() if path.name not in PUBLIC]
+    slot_uids = [sandbox.FIRST_SANDBOX_UID + w for w in range(max(1, workers))]
+    return sorted({p for uid in slot_uids for p in uids.readable_by(uid, secret)})
 
 
 def student_of(metadata: Path) -> str:
@@ -109,13 +143,17 @@ def grade(base: Path, submission: Path, student: str) -> tuple[list[NotebookResu
     for name in PER_SUBMISSION:
         shutil.rmtree(out / name, ignore_errors=True)
     inbox = pack(submission, private_folder(out / "inbox"), student)
-    argv = [str(inbox.parent), "--out", str(out), "--no-progress",
-            "--workers", os.environ.get("CS231N_GRADESCOPE_WORKERS", "1")]  # fmt: skip
+    workers = os.environ.get("CS231N_GRADESCOPE_WORKERS", "1")
+    argv = [str(inbox.parent), "--out", str(out), "--no-progress", "--workers", workers,
+            "--references", str(REPO_ROOT / REFERENCES)]  # fmt: skip
     isolation = choose_isolation()
     if isolation != "sandbox":
         argv += ["--isolation", isolation]
     print(f"cs231n-grade {' '.join(argv)}", flush=True)
     try:
+        readable = exposed(REPO_ROOT, int(workers))
+        if readable:  # a student could read the references or the hidden tests: no grading
+            raise PermissionError(f"a kernel's uid could read {', '.join(map(str, readable))}")
         code = cli.main(argv)
         problem = "" if code == 0 else f"cs231n-grade exited with status {code}"
     except SystemExit as stop:  # cs231n-grade refused: its reason is on stdout for instructors
@@ -152,13 +190,12 @@ def run(base: Path) -> int:
 
 
 def setup(base: Path) -> int:
-    """setup.sh: keep the solutions and the grading folder from other uids, then grade the
-    release: its references are computed and cached, and every question must come out graded
-    (no grader error, no crash), or the image is not fit to grade."""
-    if SOLUTIONS.is_dir():
-        private_folder(SOLUTIONS.parent)
+    """setup.sh: keep the package's files from other uids (lock_down), then grade the release
+    with the shipped references: they must match this course (cs231n-grade refuses them
+    otherwise), and every question must come out graded (no grader error, no crash), or the
+    image is not fit to grade."""
+    lock_down(REPO_ROOT)
     results, problem = grade(base, RELEASE, SETUP_STUDENT)
-    private_folder(base / PRIVATE / "references")
     bad = [
         f"{r.notebook} {q.question}: {q.status}"
         for r in results
@@ -170,7 +207,7 @@ def setup(base: Path) -> int:
     if problem or bad:
         print("\n".join(["setup: the release did not grade cleanly:", problem, *bad]))
         return 1
-    print(f"setup: references of {len(results)} notebook(s) ready in {base / PRIVATE}")
+    print(f"setup: {len(results)} notebook(s) graded against {REPO_ROOT / REFERENCES}")
     return 0
 
 

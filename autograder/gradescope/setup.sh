@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image, from the unpacked
 # zip in /autograder/source (https://gradescope-autograders.readthedocs.io/en/latest/specs/).
-# It installs the course's pinned environment and bubblewrap (where the image allows), then
-# grades the student release once: that computes the solution references every submission is
-# judged against (cached in $AUTOGRADER_ROOT/cs231n/references) and proves that grading works
-# in this image. CS231N_GRADESCOPE_SKIP_INSTALL=1 skips the install and uses
+# It installs the course's pinned environment and bubblewrap (where the image allows), makes the
+# package's files root's alone but the helpers and data (run.py's lock_down), then grades the
+# student release once against the shipped references (references.json, computed by the build:
+# the package holds no solution), which checks that they match this course and that grading
+# works in this image. CS231N_GRADESCOPE_SKIP_INSTALL=1 skips the install and uses
 # $CS231N_GRADESCOPE_PYTHON (default python3), as the tests do.
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from autograder.course import SOLUTIONS, notebook_names
 from autograder.exports import read_roster, roster_students, write_students
-from autograder.grading import hostcheck, sandbox, uids
+from autograder.grading import hostcheck, sandbox, shipped, uids
 from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.collect import load_results
 from autograder.grading.jobs import (
@@ -65,6 +65,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--scheduler", metavar="tcp://HOST:PORT",
         help="grade on the workers of this Dask scheduler (see README); OUT stays here",
     )  # fmt: skip
+    parser.add_argument("--references", type=Path, metavar="FILE", help="the solution's answers, "
+                        "computed elsewhere (the Gradescope build): run no solution")  # fmt: skip
     parser.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: DIR/gradebook.db)")
     parser.add_argument(
         "--notebooks", nargs="+", metavar="NAME", help="grade only these notebooks (file stems)"
@@ -85,9 +87,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--check-sandbox", action="store_true", help="report the isolation available and exit"
-    )
+    parser.add_argument("--check-sandbox", action="store_true", help="report isolation; exit")
     parser.add_argument("--check-host", action="store_true", help="plant canary solutions "
                         "where copies usually are, report which a graded kernel reads")  # fmt: skip
     parser.add_argument(
@@ -214,6 +214,8 @@ def grade(args) -> int:
     unknown = set(notebooks) - {Path(n).stem for n in notebook_names()}
     if unknown:
         sys.exit(f"cs231n-grade: no such notebook(s): {', '.join(sorted(unknown))}")
+    if args.references:  # the solution's runs, computed elsewhere: no solution runs here
+        shipped.install_or_exit(args.references, out, notebooks)
     try:
         args.roster_rows = read_roster(args.roster) if args.roster else []
     except (OSError, ValueError, UnicodeDecodeError) as error:
@@ -233,7 +235,7 @@ def grade(args) -> int:
         ),
         notebook_timeout_s=args.notebook_timeout,
         isolation=level,
-        hidden=[str(out), str(folder), str(args.submissions.resolve())],
+        hidden=[str(p.resolve()) for p in (out, folder, args.submissions, args.references) if p],
     )
     if level is sandbox.Isolation.UID:
         slot_uids = [sandbox.FIRST_SANDBOX_UID + w for w in range(max(1, args.workers))]
