@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from autograder.grading.answers import decode
+from autograder.grading.convnet import trained_convnet
 from cs231n_utils.gradcheck import rel_error
 
 
@@ -255,4 +256,5 @@ RULES: dict[str, Rule] = {
     "at_most": _at_most,
     "trained_mlp": _trained_mlp,
     "accuracy": _accuracy,
+    "trained_convnet": trained_convnet,
 }
