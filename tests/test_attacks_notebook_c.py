@@ -172,11 +172,6 @@ def test_the_hidden_tests_keep_no_held_out_labels():
 @pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("bwrap") is None, reason="needs root and bubblewrap"
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="the kernel sees the host's files read-only until the allow-list sandbox (branch "
-    "allowlist) lands: remove this mark when it does",
-)
 def test_the_kernel_cannot_read_the_graders_digits():
     """At the default isolation level, can a kernel neither open the grader's held-out file
     nor list the folder that holds it?"""
