@@ -63,13 +63,13 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return _images_and_labels("digits.npz", 16.0)  # stored as counts 0..16
 
 
-def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
-    """5,000 MNIST handwritten digits, 500 of each digit 0-9, sorted by digit.
+def load_mnist4k() -> tuple[np.ndarray, np.ndarray]:
+    """4,000 MNIST handwritten digits, 400 of each digit 0-9, sorted by digit.
 
-    Returns images: float32 array of shape (5000, 28, 28), values in [0, 1];
-            labels: int64 array of shape (5000,), values 0-9.
+    Returns images: float32 array of shape (4000, 28, 28), values in [0, 1];
+            labels: int64 array of shape (4000,), values 0-9.
     """
-    return _images_and_labels("mnist5k.npz", 255.0)  # stored as uint8 0..255
+    return _images_and_labels("mnist4k.npz", 255.0)  # stored as uint8 0..255
 
 
 def _images_and_labels(name: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +79,8 @@ def _images_and_labels(name: str, scale: float) -> tuple[np.ndarray, np.ndarray]
 
 
 def load_backbone() -> dict[str, np.ndarray]:
-    """The convolutional backbone that data/train_backbone.py trained on the digits 0-4.
+    """The convolutional backbone that data/train_backbone.py trained on the digits 0-4
+    of data/mnist4k.npz.
 
     Returns a dict of float32 arrays in PyTorch's layout, keyed as in notebook 08's ConvNet:
     conv1.weight (16, 1, 3, 3), conv1.bias (16,), conv2.weight (32, 16, 3, 3), conv2.bias

