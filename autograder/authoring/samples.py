@@ -23,7 +23,7 @@ PARTLY_WRONG = {
         "ReLU mask missing in the backward pass",
         "forward difference instead of central difference",
     ],
-    "02_tf_static_graphs.ipynb": ["weights fed as placeholders every step and updated in NumPy"],
+    "02_tf_static_graphs.ipynb": ["decay ignored (a constant learning rate)"],
     "03_keras.ipynb": ["learning rate ignored (SGD's default of 0.01)"],
     "04_pytorch_autograd.ipynb": ["gradients not reset between steps (they accumulate)"],
     "05_pytorch_nn_optim.ipynb": ["branches added instead of multiplied"],
