@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from autograder.grading import properties_b
 from autograder.grading.answers import decode
 from cs231n_utils.gradcheck import rel_error
 
@@ -255,4 +256,7 @@ RULES: dict[str, Rule] = {
     "at_most": _at_most,
     "trained_mlp": _trained_mlp,
     "accuracy": _accuracy,
+    "uniform_permutations": properties_b.uniform_permutations,
+    "repeats": properties_b.repeats,
+    "heldout_digits": properties_b.heldout_digits,
 }
