@@ -5,14 +5,19 @@ the facts the old rules observed hold, a training function that ignores its load
 and seed and trains on the held-out digits. Each runs in a kernel that ran the solution
 notebook; the grader's own judge compares the hidden answers with the solution's, and each
 attack must earn no more than the honest partial score of the same code without the forgery
-(0 for the question it attacks: none of them does the exercise's work)."""
+(0 for the question it attacks: none of them does the exercise's work). Last, the uniformity
+test's own promise: how often it fails a fair source, computed exactly."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from autograder.course import SOLUTIONS
 from autograder.grading import judge
+from autograder.grading.properties_b import _divergence_too_large, uniform_permutations
 from autograder.notebooks import HIDDEN_MARKERS, read, strip_markers
 from notebook_kernel import NotebookKernel
 
@@ -166,3 +171,31 @@ def test_attack_earns_nothing(solved, attack, undo, restore, tests):
             kernel.run(kernel.source(restore))
     for test in tests:
         assert verdict(kernel, references, test).passed, f"{test} fails after the restore"
+
+
+@pytest.mark.parametrize("draws", [20, 60, 300])
+def test_the_uniformity_test_fails_a_fair_coin_no_more_often_than_promised(draws):
+    """Is the exact probability that the divergence test fails a fair coin (k = 2, every
+    count weighted by its binomial probability) at most the alpha it was given?"""
+    for alpha in (1e-2, 1e-4, 1e-9):
+        failing = sum(
+            math.comb(draws, c) / 2**draws
+            for c in range(draws + 1)
+            if _divergence_too_large(np.array([c, draws - c]), alpha)
+        )
+        assert failing <= alpha, (draws, alpha, failing)
+
+
+def test_uniform_permutations_pass_and_rotations_fail():
+    """Do uniformly random permutations pass uniform_permutations, and rotations of 0..n-1,
+    one fixed order, and epochs that follow from the one before fail it?"""
+    rng = np.random.default_rng(0)
+    ref = {"name": "orders", "case": "", "params": {}}
+    fair = np.array([[rng.permutation(5) for _ in range(2)] for _ in range(3000)], float)
+    assert uniform_permutations(fair, ref, fair, {}) is None
+    rotations = np.array([[np.roll(np.arange(5), s + e) for e in range(2)] for s in range(3000)])
+    fixed = np.broadcast_to(rng.permutation(5), fair.shape)
+    following = fair.copy()
+    following[:, 1] = np.roll(fair[:, 0], 1, axis=1)
+    for unfair in (rotations, fixed, following):
+        assert uniform_permutations(unfair.astype(float), ref, fair, {}) is not None
