@@ -41,6 +41,9 @@ RULES = (
     "trained_mlp",  # parameters whose loss on `given` data fell by `factor`
     "accuracy",  # predicted labels that match `given` labels y at least `min_accuracy`
     "trained_convnet",  # notebook 08's parameters, scored by the grader on its own digits
+    "uniform_permutations",  # (seeds, epochs, n) orders, uniformly random by the grader's test
+    "repeats",  # the first rows of this student's own earlier answer named `of`, exactly
+    "heldout_digits",  # MLP parameters the grader measures on held-out digits (`given`)
 )
 MAX_TEXT = 200  # characters of one string in a list of plain values
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from autograder.grading import properties_b
 from autograder.grading.answers import decode
 from autograder.grading.convnet import trained_convnet
 from cs231n_utils.gradcheck import rel_error
@@ -268,4 +269,7 @@ RULES: dict[str, Rule] = {
     "trained_mlp": _trained_mlp,
     "accuracy": _accuracy,
     "trained_convnet": trained_convnet,
+    "uniform_permutations": properties_b.uniform_permutations,
+    "repeats": properties_b.repeats,
+    "heldout_digits": properties_b.heldout_digits,
 }
