@@ -9,9 +9,8 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from autograder import exports
 from autograder.course import ASSIGNMENT, SOLUTIONS
-from autograder.grading import jobs, outputs
+from autograder.grading import identity, jobs, outputs
 from autograder.grading.names import file_stem
 from autograder.nbgrader_course import folder as course_folder
 from autograder.results import NotebookResult, QuestionResult, Status, write_json
@@ -155,11 +154,13 @@ def test_a_roster_names_the_students_and_students_csv_keeps_everyone(out, tmp_pa
     earlier students' rows?"""
     roster_file = tmp_path / "roster.csv"
     roster_file.write_text("id,first_name,last_name,email\nada,Ada,Lovelace,ada@example.org\n")
-    roster = exports.read_roster(roster_file)
-    exports.write_students(out, [{"student_id": "ada", "source": "ada_dl_software.zip"}])
-    exports.write_students(
-        out, [{"student_id": "ben", "source": "ben"}, *exports.roster_students(roster)]
-    )
+    roster = identity.read_roster(roster_file)
+    first = identity.Identities.load(out)
+    first.resolve(identity.Found("ada", "ada_dl_software.zip", "submit zips"))
+    first.save(out)
+    second = identity.Identities.load(out, roster)
+    second.resolve(identity.Found("ben", "ben"))
+    second.save(out)
     rows = {r["student_id"]: r for r in csv_rows(out / "students.csv")}
     assert rows["ada"]["name"] == "Ada Lovelace" and rows["ada"]["source"] == "ada_dl_software.zip"
     assert rows["ben"]["source"] == "ben"
