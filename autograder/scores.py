@@ -85,10 +85,10 @@ def format_table(rows: list[Score]) -> str:
     for r in rows:
         totals[r.student_id] = totals.get(r.student_id, 0.0) + (r.points or 0.0)
     if totals:
-        most = sum(max(r.max_points for r in found) for found in questions.values())
+        most = sum(notebook_maxima().values())
         values = sorted(totals.values())
         lines.append(
-            f"{len(totals)} students; total points (of {most:g}): mean "
+            f"{len(totals)} students; total points (of {most:g}, the whole {MAX_COVERS}): mean "
             f"{sum(values) / len(values):.1f}, median {statistics.median(values):g}, lowest "
             f"{values[0]:g}, highest {values[-1]:g}"
         )

@@ -108,3 +108,29 @@ def test_force_regrades_what_it_names_and_says_why(tmp_path):
     assert plan(jobs, out, force=True) == {jobs[0]: "forced", jobs[1]: "changed", jobs[2]: "new"}
     note = describe(plan(jobs, out, force=True), 3)
     assert "forced (1): ada 01_numpy_gradients" in note and "new (1): cy" in note
+
+
+def test_outputs_are_readable_by_the_group_and_never_by_others(tmp_path):
+    """Written 0600 as atomic_write writes them: after share, are files 0640 and folders
+    0750 (the default), a mode that asks for world access still denied it, and a mode that
+    is not octal a clear error?"""
+    import stat
+
+    from autograder.grading.outputs import share
+    from cs231n_utils.files import atomic_write
+
+    atomic_write(tmp_path / "scores.csv", "x")
+    atomic_write(tmp_path / "feedback" / "ada.html", "x")
+    atomic_write(tmp_path / "results" / "ada" / "01.json", "{}")  # not an output: stays private
+    share(tmp_path)
+
+    def mode(path):
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(tmp_path / "scores.csv") == mode(tmp_path / "feedback" / "ada.html") == 0o640
+    assert mode(tmp_path / "feedback") == 0o750 and mode(tmp_path) & 0o077 == 0o050
+    assert mode(tmp_path / "results" / "ada" / "01.json") == 0o600
+    share(tmp_path, "666")
+    assert mode(tmp_path / "scores.csv") == 0o660 and mode(tmp_path / "feedback") == 0o770
+    with pytest.raises(ValueError, match="not an octal file mode"):
+        share(tmp_path, "rw-r")

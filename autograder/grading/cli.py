@@ -91,6 +91,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--canvas-gradebook", type=Path, metavar="CSV",
                         help="Canvas gradebook export: the column to import into")  # fmt: skip
     parser.add_argument("--canvas-assignment", metavar="NAME", help="that column's name in it")
+    parser.add_argument("--output-mode", metavar="OCTAL", help="outputs' file mode (default 640)")
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
