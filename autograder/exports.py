@@ -23,11 +23,12 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder import canvas
+from autograder import canvas, late
 from autograder.canvas import KEYS as CANVAS_KEYS
 from autograder.canvas import CanvasGradebook
 from autograder.course import ASSIGNMENT
 from autograder.grading.identity import read_table
+from autograder.late import LatePolicy
 from autograder.results import STATUS_TEXT, NotebookResult, QuestionResult, Status
 from autograder.scores import MAX_COVERS, notebook_maxima, position
 from cs231n_utils.files import atomic_write
@@ -55,18 +56,30 @@ def notebook_points(result: NotebookResult | None) -> float:
     return sum(q.points or 0.0 for q in result.questions) if result else 0.0
 
 
-def grades_by_notebook(results: list[NotebookResult]) -> str:
+def total(graded: dict[str, NotebookResult], policy: LatePolicy) -> tuple[float, float]:
+    """A student's (points before the late penalty, penalty): every export's total is their
+    difference (late.py)."""
+    raw = sum(notebook_points(r) for r in graded.values())
+    when = late.submitted_at([r.submitted_at for r in graded.values()])
+    return raw, policy.penalty(raw, when)
+
+
+def grades_by_notebook(results: list[NotebookResult], policy: LatePolicy | None = None) -> str:
     """A column per notebook graded so far (course order); empty where a student's notebook
-    was not graded (it was left out with --notebooks), 0 where it was missing. max_total is
-    the whole assignment's maximum (scores.notebook_maxima), as max_covers says."""
+    was not graded (it was left out with --notebooks), 0 where it was missing; raw_total,
+    late_penalty and total (their difference). max_total is the whole assignment's maximum
+    (scores.notebook_maxima), as max_covers says."""
+    policy = policy or LatePolicy()
     graded = {r.notebook for r in results}
     notebooks = [n for n in notebook_maxima() if n in graded]
     top = _number(sum(notebook_maxima().values()))
-    rows = [["student_id", *notebooks, "total", "max_total", "max_covers"]]
+    rows = [["student_id", *notebooks, "raw_total", "late_penalty", "total", "max_total",
+             "max_covers"]]  # fmt: skip
     for student, found in sorted(by_student(results).items()):
         points = [_number(notebook_points(found[n])) if n in found else "" for n in notebooks]
-        total = sum(notebook_points(r) for r in found.values())
-        rows.append([student, *points, _number(total), top, MAX_COVERS])
+        raw, penalty = total(found, policy)
+        rows.append([student, *points, _number(raw), _number(penalty), _number(raw - penalty),
+                     top, MAX_COVERS])  # fmt: skip
     return _csv(rows)
 
 
@@ -74,6 +87,7 @@ def canvas_grades(
     results: list[NotebookResult],
     students: dict[str, dict[str, str]],
     gradebook: CanvasGradebook | None = None,
+    policy: LatePolicy | None = None,
 ) -> str:
     """Canvas's import format (canvas.py): the assignment's column as Canvas names it when a
     Canvas export was given, Points Possible the whole assignment's maximum, one row per
@@ -90,7 +104,8 @@ def canvas_grades(
                 "SIS Login ID": student, "Section": ""}  # fmt: skip
         theirs = gradebook.row_of(student, user) if gradebook else None
         row = theirs or ours
-        points = sum(notebook_points(r) for r in graded.values())
+        raw, penalty = total(graded, policy or LatePolicy())
+        points = raw - penalty
         rows.append([row.get(k, "") for k in CANVAS_KEYS] + [_number(points)])
     return _csv(rows)
 
@@ -98,14 +113,19 @@ def canvas_grades(
 GRADESCOPE_COLUMNS = ("Name", "SID", "Email", "Total Score", "Max Points", "Status")
 
 
-def gradescope_grades(results: list[NotebookResult], students: dict[str, dict[str, str]]) -> str:
+def gradescope_grades(
+    results: list[NotebookResult],
+    students: dict[str, dict[str, str]],
+    policy: LatePolicy | None = None,
+) -> str:
     """A CSV in the shape of Gradescope's grade export (and its score import: SID or Email
     and a score): one row per student, Max Points the whole assignment's maximum."""
     top = _number(sum(notebook_maxima().values()))
     rows = [list(GRADESCOPE_COLUMNS)]
     for student, graded in sorted(by_student(results).items()):
         known = students.get(student, {})
-        points = sum(notebook_points(r) for r in graded.values())
+        raw, penalty = total(graded, policy or LatePolicy())
+        points = raw - penalty
         status = "Graded" if any(r.status != Status.MISSING for r in graded.values()) else "Missing"
         rows.append([known.get("name") or student, student, known.get("email", ""),
                      _number(points), top, status])  # fmt: skip
@@ -152,8 +172,10 @@ def _course_order(item) -> tuple:
 def write_exports(results: list[NotebookResult], out: Path) -> None:
     """grades_by_notebook.csv, canvas_grades.csv, gradescope_grades.csv and
     question_stats.csv in `out`."""
-    students = read_table(out)
-    atomic_write(out / "grades_by_notebook.csv", grades_by_notebook(results))
-    atomic_write(out / "canvas_grades.csv", canvas_grades(results, students, canvas.load(out)))
-    atomic_write(out / "gradescope_grades.csv", gradescope_grades(results, students))
+    students, policy = read_table(out), late.load(out)
+    atomic_write(out / "grades_by_notebook.csv", grades_by_notebook(results, policy))
+    atomic_write(
+        out / "canvas_grades.csv", canvas_grades(results, students, canvas.load(out), policy)
+    )
+    atomic_write(out / "gradescope_grades.csv", gradescope_grades(results, students, policy))
     atomic_write(out / "question_stats.csv", question_stats(results))

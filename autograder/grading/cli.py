@@ -26,7 +26,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import canvas
 from autograder.course import SOLUTIONS, notebook_names
 from autograder.grading import layouts, sandbox, uids
 from autograder.grading.cgroups import remove_stale_cgroups
@@ -40,7 +39,7 @@ from autograder.grading.jobs import (
     solution_key,
 )
 from autograder.grading.messages import Limits
-from autograder.grading.outputs import finish
+from autograder.grading.outputs import configure, finish
 from autograder.grading.plan import describe, plan
 from autograder.grading.references import ReferenceJob
 from autograder.grading.scheduler import LocalExecutor, run_all
@@ -91,6 +90,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--canvas-gradebook", type=Path, metavar="CSV",
                         help="Canvas gradebook export: the column to import into")  # fmt: skip
     parser.add_argument("--canvas-assignment", metavar="NAME", help="that column's name in it")
+    parser.add_argument("--due", metavar="ISO8601", help="due date, e.g. 2026-03-14T23:59+00:00")
+    parser.add_argument("--late-policy", metavar="P/day[,zero-after=D]", help="default none")
     parser.add_argument("--output-mode", metavar="OCTAL", help="outputs' file mode (default 640)")
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -200,11 +201,10 @@ def grade(args) -> int:
         args.roster_rows = read_roster(args.roster) if args.roster else []
     except (OSError, ValueError, UnicodeDecodeError) as error:
         sys.exit(f"cs231n-grade: cannot read the roster: {error}")
-    if args.canvas_gradebook:
-        try:
-            canvas.save(out, canvas.read_export(args.canvas_gradebook, args.canvas_assignment))
-        except canvas.CanvasError as error:
-            sys.exit(f"cs231n-grade: {error}")
+    try:
+        configure(out, args)  # the Canvas export and late policy, kept in OUT
+    except ValueError as error:
+        sys.exit(f"cs231n-grade: {error}")
     try:
         expected = [f"{n}.ipynb" for n in notebooks]
         students, folder = layouts.find_students(

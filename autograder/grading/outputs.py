@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from autograder import canvas, late
 from autograder.course import notebook_names
 from autograder.exports import write_exports
 from autograder.grading.autograded import write_autograded
@@ -64,6 +65,18 @@ def share(out: Path, mode: int | str | None = OUTPUT_MODE) -> None:
             except OSError:
                 pass  # not this user's file, or a group they are not in: the mode still holds
             path.chmod(folder_mode if path.is_dir() else mode)
+
+
+def configure(out: Path, args) -> None:
+    """What this run's flags say about the outputs, kept in OUT for later runs: the Canvas
+    gradebook export (--canvas-gradebook, --canvas-assignment) and the late policy (--due,
+    --late-policy). Raises ValueError (CanvasError, LatePolicyError) with the reason."""
+    if getattr(args, "canvas_gradebook", None):
+        canvas.save(out, canvas.read_export(args.canvas_gradebook, args.canvas_assignment))
+    if getattr(args, "due", None):
+        late.save(out, late.LatePolicy.parse(args.due, args.late_policy or "none"))
+    elif getattr(args, "late_policy", None):
+        raise late.LatePolicyError("--late-policy needs --due (the assignment's due date)")
 
 
 def all_results(out: Path, current: list[NotebookResult]) -> list[NotebookResult]:
@@ -132,6 +145,13 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
     roster = getattr(args, "roster_rows", None) or []
     written = [_attempt("the roster", gradebook.register, db_url, roster)] if roster else []
     written.insert(0, _attempt("the gradebook", sync_gradebook, out, db_url, results))
+    policy = late.load(out)
+    if written[0] and policy.due:
+        times: dict[str, list[str]] = {}
+        for r in results:
+            times.setdefault(r.student_id, []).append(r.submitted_at)
+        when = {s: late.submitted_at(t) for s, t in times.items()}
+        written.append(_attempt("the late penalties", late.write_penalties, db_url, when, policy))
     if written[0]:
         try:
             results = with_hand(db_url, results)
