@@ -1,15 +1,18 @@
 """The CSV files instructors take elsewhere, made from the results (hand grades included):
 
-    grades_by_notebook.csv  student_id, one column of points per notebook, total, max_total
+    grades_by_notebook.csv  student_id, one column of points per notebook, total, max_total,
+                            max_covers (what max_total covers: the whole assignment)
     canvas_grades.csv       Canvas's gradebook import: Student, ID, SIS User ID, SIS Login ID,
-                            Section, then one column named after the assignment (its total)
+                            Section, then the assignment's column as Canvas names it (canvas.py)
+    gradescope_grades.csv   Name, SID, Email, Total Score, Max Points, Status (Gradescope's)
     question_stats.csv      per question: how many were graded, mean and median points,
                             fraction full and zero, awaiting a hand grader, the most common
                             reason points were lost
 
 Canvas matches an imported row by ID (its numeric user id, known when the submissions came
-from Canvas's bulk download, see students.csv) or else by SIS User ID / SIS Login ID, which
-here are the student id. Only the grader's own words appear. Imports nothing that runs a kernel.
+from Canvas's bulk download or a roster's lms_user_id, kept in students.csv by
+autograder/grading/identity.py) or else by SIS User ID / SIS Login ID, which here are the
+student id. Only the grader's own words appear. Imports nothing that runs a kernel.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, notebook_names
+from autograder import canvas, late
+from autograder.canvas import KEYS as CANVAS_KEYS
+from autograder.canvas import CanvasGradebook
+from autograder.course import ASSIGNMENT
+from autograder.grading.identity import read_table
+from autograder.late import LatePolicy
 from autograder.results import STATUS_TEXT, NotebookResult, QuestionResult, Status
-from autograder.scores import position
+from autograder.scores import MAX_COVERS, notebook_maxima, position
 from cs231n_utils.files import atomic_write
-
-STUDENTS_CSV = "students.csv"  # the input's mapping, written by cs231n-grade (submissions.py)
 
 
 def _csv(rows: list[list]) -> str:
@@ -50,84 +56,79 @@ def notebook_points(result: NotebookResult | None) -> float:
     return sum(q.points or 0.0 for q in result.questions) if result else 0.0
 
 
-def max_points(results: list[NotebookResult]) -> dict[str, float]:
-    found: dict[str, float] = {}
-    for r in results:
-        found[r.notebook] = max(found.get(r.notebook, 0.0), sum(q.max_points for q in r.questions))
-    return found
+def total(graded: dict[str, NotebookResult], policy: LatePolicy) -> tuple[float, float]:
+    """A student's (points before the late penalty, penalty): every export's total is their
+    difference (late.py)."""
+    raw = sum(notebook_points(r) for r in graded.values())
+    when = late.submitted_at([r.submitted_at for r in graded.values()])
+    return raw, policy.penalty(raw, when)
 
 
-def grades_by_notebook(results: list[NotebookResult]) -> str:
+def grades_by_notebook(results: list[NotebookResult], policy: LatePolicy | None = None) -> str:
     """A column per notebook graded so far (course order); empty where a student's notebook
-    was not graded (it was left out with --notebooks), 0 where it was missing."""
-    maxima = max_points(results)
-    notebooks = [Path(n).stem for n in notebook_names() if Path(n).stem in maxima]
-    rows = [["student_id", *notebooks, "total", "max_total"]]
-    for student, graded in sorted(by_student(results).items()):
-        points = [_number(notebook_points(graded[n])) if n in graded else "" for n in notebooks]
-        total = sum(notebook_points(r) for r in graded.values())
-        rows.append([student, *points, _number(total), _number(sum(maxima.values()))])
+    was not graded (it was left out with --notebooks), 0 where it was missing; raw_total,
+    late_penalty and total (their difference). max_total is the whole assignment's maximum
+    (scores.notebook_maxima), as max_covers says."""
+    policy = policy or LatePolicy()
+    graded = {r.notebook for r in results}
+    notebooks = [n for n in notebook_maxima() if n in graded]
+    top = _number(sum(notebook_maxima().values()))
+    rows = [["student_id", *notebooks, "raw_total", "late_penalty", "total", "max_total",
+             "max_covers"]]  # fmt: skip
+    for student, found in sorted(by_student(results).items()):
+        points = [_number(notebook_points(found[n])) if n in found else "" for n in notebooks]
+        raw, penalty = total(found, policy)
+        rows.append([student, *points, _number(raw), _number(penalty), _number(raw - penalty),
+                     top, MAX_COVERS])  # fmt: skip
     return _csv(rows)
 
 
-def read_students(out: Path) -> dict[str, dict[str, str]]:
-    """student_id -> its row of OUT/students.csv (name, canvas_user_id, ...), if any."""
-    try:
-        with open(out / STUDENTS_CSV, newline="") as file:
-            return {row["student_id"]: row for row in csv.DictReader(file)}
-    except (OSError, KeyError, csv.Error):
-        return {}
-
-
-STUDENT_COLUMNS = ("student_id", "name", "email", "source", "layout", "canvas_user_id", "late")
-
-
-def write_students(out: Path, rows: list[dict[str, str]]) -> None:
-    """OUT/students.csv: every student graded into OUT and where their work came from; a
-    run's rows replace those of the same students, the others are kept (a late student's run
-    keeps the class)."""
-    known = read_students(out)
-    for row in rows:
-        known[row["student_id"]] = {**known.get(row["student_id"], {}), **row}
-    table = [list(STUDENT_COLUMNS)]
-    table += [[known[s].get(c, "") for c in STUDENT_COLUMNS] for s in sorted(known)]
-    atomic_write(out / STUDENTS_CSV, _csv(table))
-
-
-def read_roster(path: Path) -> list[dict[str, str]]:
-    """The rows of a roster in nbgrader's `db student import` format (columns id, first_name,
-    last_name, email, lms_user_id: the Canvas user id; only id is required). Raises
-    ValueError for a file without ids."""
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        rows = list(csv.DictReader(file))
-    if not rows or "id" not in rows[0]:
-        raise ValueError(f"{path}: a roster needs an `id` column (nbgrader db student import)")
-    return [{k: (v or "").strip() for k, v in row.items() if k} for row in rows if row.get("id")]
-
-
-def roster_students(roster: list[dict[str, str]]) -> list[dict[str, str]]:
-    """students.csv rows (name, email, canvas_user_id) for the roster's students; a value
-    the roster leaves empty is not written over what is known."""
-    rows = []
-    for r in roster:
-        name = " ".join(filter(None, (r.get("first_name"), r.get("last_name"))))
-        row = {"student_id": r["id"], "email": r.get("email", ""),
-               "canvas_user_id": r.get("lms_user_id", ""), "name": name}  # fmt: skip
-        rows.append({k: v for k, v in row.items() if v})
-    return rows
-
-
-def canvas_grades(results: list[NotebookResult], students: dict[str, dict[str, str]]) -> str:
-    total = sum(max_points(results).values())
+def canvas_grades(
+    results: list[NotebookResult],
+    students: dict[str, dict[str, str]],
+    gradebook: CanvasGradebook | None = None,
+    policy: LatePolicy | None = None,
+) -> str:
+    """Canvas's import format (canvas.py): the assignment's column as Canvas names it when a
+    Canvas export was given, Points Possible the whole assignment's maximum, one row per
+    student with Canvas's own name, ids and section where Canvas knows the student."""
+    column = gradebook.column if gradebook else ASSIGNMENT
     rows = [
-        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT],
-        ["    Points Possible", "", "", "", "", _number(total)],
+        list(CANVAS_KEYS) + [column],
+        ["    Points Possible", "", "", "", "", _number(sum(notebook_maxima().values()))],
     ]
     for student, graded in sorted(by_student(results).items()):
         known = students.get(student, {})
-        name = known.get("name") or student
-        points = sum(notebook_points(r) for r in graded.values())
-        rows.append([name, known.get("canvas_user_id", ""), student, student, "", _number(points)])
+        user = known.get("canvas_user_id", "")
+        ours = {"Student": known.get("name") or student, "ID": user, "SIS User ID": student,
+                "SIS Login ID": student, "Section": ""}  # fmt: skip
+        theirs = gradebook.row_of(student, user) if gradebook else None
+        row = theirs or ours
+        raw, penalty = total(graded, policy or LatePolicy())
+        points = raw - penalty
+        rows.append([row.get(k, "") for k in CANVAS_KEYS] + [_number(points)])
+    return _csv(rows)
+
+
+GRADESCOPE_COLUMNS = ("Name", "SID", "Email", "Total Score", "Max Points", "Status")
+
+
+def gradescope_grades(
+    results: list[NotebookResult],
+    students: dict[str, dict[str, str]],
+    policy: LatePolicy | None = None,
+) -> str:
+    """A CSV in the shape of Gradescope's grade export (and its score import: SID or Email
+    and a score): one row per student, Max Points the whole assignment's maximum."""
+    top = _number(sum(notebook_maxima().values()))
+    rows = [list(GRADESCOPE_COLUMNS)]
+    for student, graded in sorted(by_student(results).items()):
+        known = students.get(student, {})
+        raw, penalty = total(graded, policy or LatePolicy())
+        points = raw - penalty
+        status = "Graded" if any(r.status != Status.MISSING for r in graded.values()) else "Missing"
+        rows.append([known.get("name") or student, student, known.get("email", ""),
+                     _number(points), top, status])  # fmt: skip
     return _csv(rows)
 
 
@@ -169,7 +170,12 @@ def _course_order(item) -> tuple:
 
 
 def write_exports(results: list[NotebookResult], out: Path) -> None:
-    """grades_by_notebook.csv, canvas_grades.csv and question_stats.csv in `out`."""
-    atomic_write(out / "grades_by_notebook.csv", grades_by_notebook(results))
-    atomic_write(out / "canvas_grades.csv", canvas_grades(results, read_students(out)))
+    """grades_by_notebook.csv, canvas_grades.csv, gradescope_grades.csv and
+    question_stats.csv in `out`."""
+    students, policy = read_table(out), late.load(out)
+    atomic_write(out / "grades_by_notebook.csv", grades_by_notebook(results, policy))
+    atomic_write(
+        out / "canvas_grades.csv", canvas_grades(results, students, canvas.load(out), policy)
+    )
+    atomic_write(out / "gradescope_grades.csv", gradescope_grades(results, students, policy))
     atomic_write(out / "question_stats.csv", question_stats(results))

@@ -19,7 +19,7 @@ import jinja2
 
 from autograder.exports import failure_reason
 from autograder.results import NotebookResult, QuestionResult, Status
-from autograder.scores import position
+from autograder.scores import MAX_COVERS, notebook_maxima, position
 from cs231n_utils.files import atomic_write
 
 PAGE = jinja2.Environment(autoescape=True).from_string("""<!DOCTYPE html>
@@ -34,7 +34,8 @@ details { font-size: .9rem; } li { margin: .1rem 0; }
 <h1>Grading report</h1>
 <p class="num">{{ students }} students, {{ notebooks }} notebooks. Autograded total: mean
 {{ "%.1f"|format(mean) }}, median {{ "%.1f"|format(median) }} of {{ "%g"|format(maximum) }}
-points. Hand-graded answers count once a grader has scored them.</p>
+points (the maximum of the whole {{ covers }}). Hand-graded answers count once a grader
+has scored them.</p>
 {% for notebook, questions in sections %}
 <h2>{{ notebook }}</h2>
 {% for q in questions %}
@@ -110,13 +111,11 @@ def question_report(question: str, found: list[tuple[str, QuestionResult]]) -> Q
 def report(results: list[NotebookResult]) -> str:
     by_question: dict[tuple[str, str], list[tuple[str, QuestionResult]]] = {}
     totals: dict[str, float] = {}
-    maximum: dict[str, float] = {}
     for r in results:
         for q in r.questions:
             by_question.setdefault((r.notebook, q.question), []).append((r.student_id, q))
             if q.status != Status.HAND or q.points is not None:
                 totals[r.student_id] = totals.get(r.student_id, 0.0) + (q.points or 0.0)
-            maximum[(r.notebook, q.question)] = q.max_points
     sections: dict[str, list[QuestionReport]] = {}
     for notebook, question in sorted(by_question, key=lambda nq: (nq[0], position(*nq))):
         sections.setdefault(notebook, []).append(
@@ -128,7 +127,8 @@ def report(results: list[NotebookResult]) -> str:
         notebooks=len(sections),
         mean=statistics.mean(values),
         median=statistics.median(values),
-        maximum=sum(maximum.values()),
+        maximum=sum(notebook_maxima().values()),
+        covers=MAX_COVERS,
         sections=sections.items(),
     )
 

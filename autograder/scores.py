@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import SOLUTIONS
+from autograder.course import SOLUTIONS, notebook_names
 from autograder.notebooks import grade_id, read
 
 
@@ -28,6 +28,27 @@ class Score:
 def cell_position(score: Score) -> int:
     """Where a graded cell stands in its solution notebook, to list questions in course order."""
     return position(score.notebook, score.question)
+
+
+@functools.cache
+def question_maxima(notebook: str) -> dict[str, float]:
+    """The points of each graded cell of a notebook, from its solution's nbgrader metadata:
+    the one source of every maximum (nbgrader's gradebook reads the same cells)."""
+    nb = read(SOLUTIONS / f"{notebook}.ipynb")
+    return {
+        grade_id(cell): float(cell.metadata["nbgrader"].get("points", 0))
+        for cell in nb.cells
+        if grade_id(cell) and cell.metadata["nbgrader"].get("grade")
+    }
+
+
+def notebook_maxima() -> dict[str, float]:
+    """Each notebook's maximum (file stem -> points), in course order: the whole assignment's
+    maximum is their sum. Every output that shows a maximum takes it from here."""
+    return {Path(n).stem: sum(question_maxima(Path(n).stem).values()) for n in notebook_names()}
+
+
+MAX_COVERS = "assignment"  # what every total's maximum covers: every notebook of the course
 
 
 @functools.cache
@@ -64,10 +85,10 @@ def format_table(rows: list[Score]) -> str:
     for r in rows:
         totals[r.student_id] = totals.get(r.student_id, 0.0) + (r.points or 0.0)
     if totals:
-        most = sum(max(r.max_points for r in found) for found in questions.values())
+        most = sum(notebook_maxima().values())
         values = sorted(totals.values())
         lines.append(
-            f"{len(totals)} students; total points (of {most:g}): mean "
+            f"{len(totals)} students; total points (of {most:g}, the whole {MAX_COVERS}): mean "
             f"{sum(values) / len(values):.1f}, median {statistics.median(values):g}, lowest "
             f"{values[0]:g}, highest {values[-1]:g}"
         )

@@ -3,7 +3,7 @@
 In a terminal, from the folder that holds your notebooks (notebooks/dl_software with `make lab`):
 
     cs231n-submit                                    # the whole unit, every notebook
-    cs231n-submit 01_numpy_gradients.ipynb --student-id ada
+    cs231n-submit 01_numpy_gradients.ipynb --student-id ada     # one notebook
 
 or in a new cell at the end of a notebook (on Colab too, where the zip is then downloaded):
 
@@ -16,8 +16,13 @@ shows (a cell that only worked because of something run out of order), checks th
 and locked cell is as released and every exercise was attempted, and warns about huge outputs.
 Only when nothing is wrong does it write `<student id>_dl_software.zip`, holding
 `<student id>/<notebook>` for each notebook plus `<student id>/environment.json` (versions and
-device), into the current folder (or `--out`). The zip is written under a temporary name and
-renamed when complete, so a failed run leaves no half-written file.
+device), into the current folder (or `--out`).
+
+Running a notebook again is the slow part, so only what may have changed is run: the notebooks
+named, or, when none is named, those whose file changed since their last successful check
+(kept in `.cs231n-submit.json` beside them); `--rerun-all` runs every one. Each problem is one
+line (the error's type and message); `--verbose` adds the full traceback. The zip is written
+under a temporary name and renamed when complete, so a failed run leaves no half-written file.
 
 The student id names the folder inside the zip, which the grader takes as your id. It is, in
 order: `--student-id` (`student_id=`), the CS231N_STUDENT_ID environment variable, or your login
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import getpass
+import hashlib
 import json
 import os
 import platform
@@ -55,6 +61,7 @@ CELL_TIMEOUT_S = 600
 STUDENT_ID_ENV = "CS231N_STUDENT_ID"
 COLAB_DRIVE = Path("/content/drive/MyDrive/Colab Notebooks")  # where Colab saves copies
 SUBMIT_CALLS = ("check_and_package", "cs231n-submit")  # cells that submit are not re-run
+CHECKED = ".cs231n-submit.json"  # beside the notebooks: each file's hash at its last good check
 RESTART_HINT = "restart the kernel, run all cells (Kernel > Restart Kernel and Run All), save"
 
 
@@ -245,8 +252,19 @@ def check_output_sizes(nb, path: Path, report: Report) -> None:
 def _error(cell) -> str | None:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            return f"{out.get('ename')}: {out.get('evalue')}"
+            name, value = out.get("ename") or "an error", str(out.get("evalue") or "").strip()
+            return f"{name}: {value.splitlines()[0][:200]}" if value else name
     return None
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line a student can act on: a cell's error type and message
+    (nbclient's CellExecutionError), else the message's first line, else the type's name."""
+    if getattr(error, "ename", None):
+        value = str(getattr(error, "evalue", "") or "").strip()
+        return f"{error.ename}: {value.splitlines()[0][:200]}" if value else error.ename
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(error).__name__
 
 
 def rerun(nb, folder: Path, timeout: int = CELL_TIMEOUT_S):
@@ -305,8 +323,10 @@ def check_notebook(
     released: list[dict],
     allow_unfinished: bool = False,
     execute: bool = True,
+    verbose: bool = False,
 ) -> Report:
-    """Every check on one notebook; the report lists problems and warnings."""
+    """Every check on one notebook; the report lists problems and warnings (one line each;
+    with `verbose`, a failed fresh run's traceback is printed too)."""
     path = find_notebook(name, folder)
     report = Report(name, path)
     if path is None:
@@ -324,13 +344,58 @@ def check_notebook(
         try:
             fresh = rerun(nb, path.parent)
         except Exception as error:  # a kernel that dies or a cell that times out
-            report.problems.append(f"running it again in a fresh kernel failed: {error}")
+            if verbose:
+                import traceback
+
+                traceback.print_exception(error)
+            report.problems.append(
+                f"running it again in a fresh kernel failed: {one_line(error)}"
+                + ("" if verbose else " (--verbose shows the traceback)")
+            )
         else:
             compare_runs(nb, fresh, report, points)
     return report
 
 
 # --------------------------------------------------------------------- the package
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def last_checked(folder: Path) -> dict[str, str]:
+    """Notebook name -> the hash of its file at its last successful check ({} if none)."""
+    try:
+        data = json.loads((folder / CHECKED).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def remember_checked(folder: Path, reports: list[Report]) -> None:
+    """Record the files that passed this check, so the next run need not run them again."""
+    known = last_checked(folder)
+    known.update({r.name: _digest(r.path) for r in reports if r.path and not r.problems})
+    try:
+        with atomic_path(folder / CHECKED) as temporary:
+            temporary.write_text(json.dumps(known, indent=1) + "\n")
+    except OSError:
+        pass  # a read-only folder: the next check runs them again, nothing is lost
+
+
+def to_run(names: list[str], named: bool, folder: Path, execute: bool | None) -> set[str]:
+    """The notebooks to run again: all (execute=True), none (False), or by default those
+    named, or when none is named those changed since their last successful check."""
+    if execute is not None or named:
+        return set(names) if execute is not False else set()
+    checked = last_checked(folder)
+    changed = set()
+    for name in names:
+        path = find_notebook(name, folder)
+        if path is None or checked.get(name) != _digest(path):
+            changed.add(name)
+    return changed
 
 
 def environment_info() -> dict:
@@ -375,8 +440,9 @@ def check_and_package(
     folder: str | Path | None = None,
     out: str | Path | None = None,
     allow_unfinished: bool = False,
-    execute: bool = True,
+    execute: bool | None = None,
     download: bool = True,
+    verbose: bool = False,
 ) -> Path:
     """Check the named notebooks (all of the unit's when none are named) and write the zip.
 
@@ -384,8 +450,10 @@ def check_and_package(
     student_id: see the module docstring. folder: where the notebooks are (the current
     folder by default). out: where the zip goes (the current folder by default).
     allow_unfinished: report an exercise left as released as a warning, not a problem.
-    execute: run each notebook again in a fresh kernel (the check of what the grader sees).
-    download: on Colab, offer the zip for download.
+    execute: run notebooks again in a fresh kernel (the check of what the grader sees):
+    True all, False none, None (default) those named, or with none named those changed since
+    their last successful check. download: on Colab, offer the zip for download.
+    verbose: print the traceback of a fresh run that failed.
     Returns the zip's path; raises SubmitError listing the problems, writing nothing."""
     sid = _student_id(student_id)
     released = release_cells()
@@ -397,10 +465,13 @@ def check_and_package(
             f"{', '.join(sorted(released))})"
         )
     folder = Path(folder) if folder else Path.cwd()
+    running = to_run(names, bool(notebooks), folder, execute)
     reports = []
     for name in names:
-        print(f"checking {name} ...", flush=True)
-        reports.append(check_notebook(name, folder, released[name], allow_unfinished, execute))
+        run = name in running
+        note = "" if run or execute is False else ": unchanged since its last check, not run again"
+        print(f"checking {name}{note} ...", flush=True)
+        reports.append(check_notebook(name, folder, released[name], allow_unfinished, run, verbose))
     lines = [line for report in reports for line in report.lines()]
     problems = sum(len(r.problems) for r in reports)
     if problems:
@@ -409,6 +480,7 @@ def check_and_package(
             + "\n".join(lines)
         )
     print("\n".join(lines))
+    remember_checked(folder, [r for r in reports if r.name in running])
     target = write_zip(
         {r.name: r.path for r in reports}, sid, Path(out) if out else Path.cwd(), environment_info()
     )
@@ -446,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="package even if an exercise was not attempted (reported as a warning)",
     )
+    parser.add_argument("--rerun-all", action="store_true",
+                        help="run every notebook again, changed or not")  # fmt: skip
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     folder = args.folder
     if folder is None and args.notebooks:
@@ -460,9 +535,15 @@ def main(argv: list[str] | None = None) -> int:
             folder=folder,
             out=args.out,
             allow_unfinished=args.allow_unfinished,
+            execute=True if args.rerun_all else None,
+            verbose=args.verbose,
         )
-    except SubmitError as error:
-        print(f"\nNOT SUBMITTED: {error}", file=sys.stderr)
+    except Exception as error:  # a SubmitError lists the problems; anything else is one line
+        if args.verbose and not isinstance(error, SubmitError):
+            raise
+        reason = str(error) if isinstance(error, SubmitError) and str(error) else one_line(error)
+        hint = "" if isinstance(error, SubmitError) else " (--verbose shows the traceback)"
+        print(f"\nNOT SUBMITTED: {reason}{hint}", file=sys.stderr)
         return 1
     return 0
 

@@ -10,8 +10,9 @@ import nbformat
 import pytest
 
 from autograder.grading import layouts
+from autograder.grading.identity import Identities
 from autograder.grading.layouts import unpack
-from autograder.grading.submissions import SubmissionsError, discover
+from autograder.grading.submissions import SubmissionsError
 
 EXPECTED = ["01_a.ipynb", "02_b.ipynb"]
 
@@ -26,8 +27,8 @@ def make_zip(path, entries: dict[str, str]) -> None:
             zf.writestr(name, data)
 
 
-def grade_view(root, entries):
-    students = discover(root, EXPECTED, find=all(e.layout == "folders" for e in entries))
+def grade_view(root, entries, roster=None):
+    students = layouts.students(root, entries, EXPECTED, Identities(roster=roster))
     return {s.id: {n: (f.status, f.nb and f.nb.cells[0].source) for n, f in s.notebooks.items()}
             for s in students}  # fmt: skip
 
@@ -41,7 +42,7 @@ def test_a_folder_of_cs231n_submit_zips(tmp_path):
         make_zip(inbox / f"{sid}_dl_software.zip",
                  {f"{sid}/01_a.ipynb": notebook(sid), f"{sid}/environment.json": "{}"})  # fmt: skip
     root, entries = unpack(inbox, tmp_path / "work", set(EXPECTED))
-    assert [(e.student_id, e.source, e.layout) for e in entries] == [
+    assert [(e.name, e.source, e.layout) for e in entries.values()] == [
         ("ada", "ada_dl_software.zip", "submit zips"),
         ("ben", "ben_dl_software.zip", "submit zips"),
     ]
@@ -101,7 +102,7 @@ def test_canvas_download_latest_attempt_late_and_shared_logins(tmp_path):
     with zipfile.ZipFile(archive, "a") as zf:
         zf.write(inner, "curiecy_44_55_cy_dl_software.zip")
     root, entries = unpack(archive, tmp_path / "work", set(EXPECTED))
-    mapping = {e.student_id: (e.canvas_user_id, e.late) for e in entries}
+    mapping = {e.name: (e.canvas_user_id, e.late) for e in entries.values()}
     assert mapping == {
         "lovelaceada": ("12345", False),
         "hopperben": ("222", True),
@@ -121,7 +122,7 @@ def test_a_folder_of_student_folders_maps_each_to_itself(tmp_path):
     (tmp_path / "class" / "ada").mkdir(parents=True)
     (tmp_path / "class" / "ada" / "01_a.ipynb").write_text(notebook())
     root, entries = unpack(tmp_path / "class", tmp_path / "work", set(EXPECTED))
-    assert [(e.student_id, e.layout) for e in entries] == [("ada", "folders")]
+    assert [(e.name, e.layout) for e in entries.values()] == [("ada", "folders")]
     assert list(grade_view(root, entries)) == ["ada"]
 
 
@@ -141,6 +142,7 @@ def test_a_roster_gives_canvas_users_their_student_ids(tmp_path):
     archive = tmp_path / "submissions.zip"
     make_zip(archive, {"lovelaceada_12345_67890_01_a.ipynb": notebook("ada"),
                        "hopperben_222_333_01_a.ipynb": notebook("ben")})  # fmt: skip
-    root, entries = unpack(archive, tmp_path / "work", set(EXPECTED), {"12345": "s1001"})
-    assert sorted(e.student_id for e in entries) == ["hopperben", "s1001"]
-    assert grade_view(root, entries)["s1001"]["01_a.ipynb"] == ("ok", "ada")
+    root, entries = unpack(archive, tmp_path / "work", set(EXPECTED))
+    view = grade_view(root, entries, [{"id": "s1001", "lms_user_id": "12345"}])
+    assert sorted(view) == ["hopperben", "s1001"]
+    assert view["s1001"]["01_a.ipynb"] == ("ok", "ada")

@@ -9,9 +9,8 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from autograder import exports
 from autograder.course import ASSIGNMENT, SOLUTIONS
-from autograder.grading import jobs, outputs
+from autograder.grading import identity, jobs, outputs
 from autograder.grading.names import file_stem
 from autograder.nbgrader_course import folder as course_folder
 from autograder.results import NotebookResult, QuestionResult, Status, write_json
@@ -155,11 +154,13 @@ def test_a_roster_names_the_students_and_students_csv_keeps_everyone(out, tmp_pa
     earlier students' rows?"""
     roster_file = tmp_path / "roster.csv"
     roster_file.write_text("id,first_name,last_name,email\nada,Ada,Lovelace,ada@example.org\n")
-    roster = exports.read_roster(roster_file)
-    exports.write_students(out, [{"student_id": "ada", "source": "ada_dl_software.zip"}])
-    exports.write_students(
-        out, [{"student_id": "ben", "source": "ben"}, *exports.roster_students(roster)]
-    )
+    roster = identity.read_roster(roster_file)
+    first = identity.Identities.load(out)
+    first.resolve(identity.Found("ada", "ada_dl_software.zip", "submit zips"))
+    first.save(out)
+    second = identity.Identities.load(out, roster)
+    second.resolve(identity.Found("ben", "ben"))
+    second.save(out)
     rows = {r["student_id"]: r for r in csv_rows(out / "students.csv")}
     assert rows["ada"]["name"] == "Ada Lovelace" and rows["ada"]["source"] == "ada_dl_software.zip"
     assert rows["ben"]["source"] == "ben"
@@ -177,3 +178,31 @@ def test_a_roster_names_the_students_and_students_csv_keeps_everyone(out, tmp_pa
         )
     canvas = list(csv.reader(open(out / "canvas_grades.csv")))
     assert canvas[2][0] == "Ada Lovelace" and canvas[2][2] == "ada"
+
+
+def test_merge_students_joins_a_split_student_everywhere(out, capsys):
+    """A student graded under a login, later known by a roster id: does --dry-run change
+    nothing, and the merge leave one student with the result, the hand grade and the row?"""
+    from autograder.grading import merge
+
+    ids = identity.Identities.load(out)
+    ids.resolve(identity.Found("lovelaceada", "lovelaceada", "folders"))
+    ids.record("s1001", name="Ada Lovelace")
+    ids.save(out)
+    put(out, result("lovelaceada"))
+    put(out, replace(result("ben"), notebook=NOTEBOOK))
+    run(out)
+    hand_grade(out, "lovelaceada", 1.5, "Nice.")
+    before = sorted(p.name for p in (out / "results").iterdir())
+    assert merge.merge(out, course_folder.default_db_url(out), "lovelaceada=s1001", True) == 0
+    assert "results/lovelaceada/01_numpy_gradients.json: becomes 's1001'" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "results").iterdir()) == before
+    assert merge.merge(out, course_folder.default_db_url(out), "lovelaceada=s1001") == 0
+    assert all(found == {"s1001", "ben"} for found in everyone(out).values()), everyone(out)
+    rows = {r["student_id"]: r for r in csv_rows(out / "students.csv")}
+    assert set(rows) == {"s1001"} and rows["s1001"]["logins"] == "lovelaceada"
+    assert rows["s1001"]["name"] == "Ada Lovelace"
+    scores = {(r["student_id"], r["question"]): r["points"] for r in csv_rows(out / "scores.csv")}
+    assert scores[("s1001", WRITTEN)] == "1.5"
+    with pytest.raises(identity.IdentityError, match="no student 'nobody'"):
+        merge.merge(out, course_folder.default_db_url(out), "nobody=s1001")

@@ -215,3 +215,35 @@ def test_on_colab_the_zip_is_offered_for_download(colab_here, tmp_path, monkeypa
     assert colab_here.downloads() == [str(target)]
     with zipfile.ZipFile(target) as zf:
         assert json.loads(zf.read("student/environment.json"))["colab"] is True
+
+
+def test_every_reason_is_one_line_and_never_empty():
+    """A cell's error is its type and message's first line; an exception without a message
+    is its type's name; a many-line message is its first line; never an empty reason?"""
+    from nbclient.exceptions import CellExecutionError
+
+    cell = CellExecutionError("Traceback ...\nlong", "NameError", "name 'x' is not defined\nmore")
+    assert submit.one_line(cell) == "NameError: name 'x' is not defined"
+    assert submit.one_line(RuntimeError("")) == "RuntimeError"
+    assert submit.one_line(TimeoutError("A cell timed out\nafter 600 s")) == "A cell timed out"
+    saved = new_code_cell("x", outputs=[new_output("error", ename="ValueError", evalue="")])
+    assert submit._error(saved) == "ValueError"
+
+
+def test_only_named_or_changed_notebooks_are_run_again(tmp_path):
+    """With none named, is a notebook unchanged since its last good check left out, and one
+    changed since run; is a named notebook always run, and --rerun-all runs all?"""
+    names = ["01_a.ipynb", "02_b.ipynb"]
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    assert submit.to_run(names, False, tmp_path, None) == set(names)  # never checked
+    reports = [submit.Report(n, tmp_path / n) for n in names]
+    submit.remember_checked(tmp_path, reports)
+    assert submit.to_run(names, False, tmp_path, None) == set()
+    (tmp_path / "02_b.ipynb").write_text('{"changed": 1}')
+    assert submit.to_run(names, False, tmp_path, None) == {"02_b.ipynb"}
+    assert submit.to_run(["01_a.ipynb"], True, tmp_path, None) == {"01_a.ipynb"}
+    assert submit.to_run(names, False, tmp_path, True) == set(names)
+    failed = submit.Report("02_b.ipynb", tmp_path / "02_b.ipynb", problems=["x"])
+    submit.remember_checked(tmp_path, [failed])  # a failed check is not remembered
+    assert submit.to_run(names, False, tmp_path, None) == {"02_b.ipynb"}

@@ -2,6 +2,7 @@
 
     cs231n-grade SUBMISSIONS --out DIR [--workers N] [--students ID...] [--isolation LEVEL]
     cs231n-grade SUBMISSIONS --out DIR --scheduler tcp://HOST:PORT   # on a Dask cluster
+    cs231n-grade --merge-students OLD=NEW --out DIR [--dry-run]
     cs231n-grade --check-sandbox
     cs231n-grade --check-host [--isolation LEVEL]   # can a graded kernel read a solution copy?
 
@@ -27,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder.course import SOLUTIONS, notebook_names
-from autograder.exports import read_roster, roster_students, write_students
-from autograder.grading import hostcheck, sandbox, shipped, uids
+from autograder.grading import hostcheck, layouts, merge, sandbox, shipped, uids
 from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.collect import load_results
+from autograder.grading.identity import IdentityError, read_roster
 from autograder.grading.jobs import (
     Settings,
     StudentJob,
@@ -38,12 +39,12 @@ from autograder.grading.jobs import (
     reference_problem,
     solution_key,
 )
-from autograder.grading.layouts import Entry, unpack
 from autograder.grading.messages import Limits
-from autograder.grading.outputs import finish
+from autograder.grading.outputs import configure, finish
+from autograder.grading.plan import describe, plan
 from autograder.grading.references import ReferenceJob
 from autograder.grading.scheduler import LocalExecutor, run_all
-from autograder.grading.submissions import SubmissionsError, discover
+from autograder.grading.submissions import SubmissionsError
 from autograder.nbgrader_course import folder as course_folder
 
 UNSAFE_FLAG = "--unsafe-run-student-code-without-sandbox"
@@ -82,9 +83,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="grade only these students (ids or names as found); everyone else is kept",
     )  # fmt: skip
     parser.add_argument(
+        "--force", action="store_true",
+        help="grade again what --students names (all without it), though its result is current",
+    )  # fmt: skip
+    parser.add_argument(
         "--roster", type=Path, metavar="CSV",
         help="students' names and emails (nbgrader db student import: id,first_name,...)",
     )  # fmt: skip
+    parser.add_argument("--canvas-gradebook", type=Path, metavar="CSV",
+                        help="Canvas gradebook export: the column to import into")  # fmt: skip
+    parser.add_argument("--canvas-assignment", metavar="NAME", help="that column's name in it")
+    parser.add_argument("--due", metavar="ISO8601", help="due date, e.g. 2026-03-14T23:59+00:00")
+    parser.add_argument("--late-policy", metavar="P/day[,zero-after=D]", help="default none")
+    parser.add_argument("--output-mode", metavar="OCTAL", help="outputs' file mode (default 640)")
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--check-sandbox", action="store_true", help="report isolation; exit")
@@ -104,8 +115,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="grade without isolation: student code runs with your privileges",
     )
+    parser.add_argument(
+        "--merge-students", metavar="OLD=NEW",
+        help="make student OLD, split off by an earlier run, part of NEW in --out (see merge.py)",
+    )  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="with --merge-students: only say")
     args = parser.parse_args(argv)
-    if not (args.check_sandbox or args.check_host) and not (args.submissions and args.out):
+    if args.merge_students and args.out is None:
+        parser.error("--merge-students needs --out")
+    checks = args.check_sandbox or args.check_host or args.merge_students
+    if not checks and None in (args.submissions, args.out):
         parser.error("SUBMISSIONS and --out are required (or --check-sandbox, --check-host)")
     return args
 
@@ -173,38 +192,6 @@ def lock(out: Path):
     return handle
 
 
-def find_students(args, out: Path, notebooks: list[str]):
-    """The students to grade (every one in SUBMISSIONS, or those --students names), the folder
-    they were found in, and the mapping from the input to student ids, which is printed and
-    written to OUT/students.csv."""
-    expected = [f"{n}.ipynb" for n in notebooks]
-    canvas_ids = {r["lms_user_id"]: r["id"] for r in args.roster_rows if r.get("lms_user_id")}
-    root, entries = unpack(
-        args.submissions.resolve(), out / "submissions", set(expected), canvas_ids
-    )
-    students = discover(root, expected, find=all(e.layout == "folders" for e in entries))
-    by_folder = {e.student_id: e for e in entries}
-    if args.students:
-        wanted = set(args.students)
-        students = [s for s in students if s.id in wanted or s.original_name in wanted]
-        unknown = wanted - {s.id for s in students} - {s.original_name for s in students}
-        if unknown:
-            raise SubmissionsError(f"not in the submissions: {', '.join(sorted(unknown))}")
-    rows = []
-    for s in students:
-        entry = by_folder.get(s.original_name) or Entry(s.original_name, s.original_name, "")
-        rows.append({"student_id": s.id, "source": entry.source, "layout": entry.layout,
-                     "canvas_user_id": entry.canvas_user_id,
-                     "late": "yes" if entry.late else ""})  # fmt: skip
-    if any(r["source"] != r["student_id"] for r in rows):
-        print("students (id <- found as):")
-        for r in rows:
-            late = " (late)" if r["late"] else ""
-            print(f"  {r['student_id']} <- {r['source']}{late}")
-    write_students(out, rows + roster_students(args.roster_rows))
-    return students, root
-
-
 def grade(args) -> int:
     out = args.out.resolve()
     level = isolation(args)
@@ -221,8 +208,15 @@ def grade(args) -> int:
     except (OSError, ValueError, UnicodeDecodeError) as error:
         sys.exit(f"cs231n-grade: cannot read the roster: {error}")
     try:
-        students, folder = find_students(args, out, notebooks)
-    except SubmissionsError as error:
+        configure(out, args)  # the Canvas export and late policy, kept in OUT
+    except ValueError as error:
+        sys.exit(f"cs231n-grade: {error}")
+    try:
+        expected = [f"{n}.ipynb" for n in notebooks]
+        students, folder = layouts.find_students(
+            args.submissions.resolve(), out, expected, args.roster_rows, args.students
+        )
+    except (SubmissionsError, IdentityError) as error:
         sys.exit(f"cs231n-grade: {error}")
     if not students:
         sys.exit(f"cs231n-grade: no student folders in {args.submissions}")
@@ -272,9 +266,9 @@ def grade(args) -> int:
             for s in students
             for name, nb in s.notebooks.items()
         ]
-        todo = [job for job in jobs if not _done(job, out)]
-        if len(todo) < len(jobs):
-            print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} notebooks already graded")
+        reasons = plan(jobs, out, args.force)
+        print(describe(reasons, len(jobs)))
+        todo = list(reasons)
         shared = {}  # notebook -> its checked references, sent once to every machine
 
         def task(job: StudentJob) -> tuple:
@@ -336,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_host:
         limits = Limits(memory_bytes=args.memory_mb * 2**20, processes=args.processes)
         return hostcheck.main(isolation(args), limits, args.out)
+    if args.merge_students:
+        out = args.out.resolve()
+        with lock(out):
+            db_url = args.db or course_folder.default_db_url(out)
+            return merge.command(out, db_url, args.merge_students, args.dry_run)
     try:
         return grade(args)
     except KeyboardInterrupt:

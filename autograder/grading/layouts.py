@@ -9,16 +9,16 @@
     Canvas      the submissions download of a Canvas assignment (a .zip or its folder), whose
                 files Canvas renames LOGIN[_LATE]_USERID_SUBMISSIONID_ORIGINAL, e.g.
                 `lastnamefirstname_12345_67890_01_numpy_gradients.ipynb`; a file uploaded again
-                gets `-N` before its extension (`01_numpy_gradients-1.ipynb`). LOGIN becomes the
-                student id (LOGIN-USERID where two users share a LOGIN; a roster's id where its
-                lms_user_id is the Canvas user id), the highest attempt N
-                (then submission id) of each notebook is graded, and an uploaded .zip (a
-                cs231n-submit zip) is unpacked as the student's folder.
+                gets `-N` before its extension (`01_numpy_gradients-1.ipynb`). The student is
+                found as LOGIN (LOGIN-USERID where two users share a LOGIN) with the Canvas
+                user id, the highest attempt N (then submission id) of each notebook is
+                graded, and an uploaded .zip (a cs231n-submit zip) is unpacked as the
+                student's folder.
 
 Every archive goes through submissions.extract_zip (no entry outside its folder, no links, a
-size cap), and all of a run's archives share one size budget. The mapping from what was found
-to student ids comes back as Entry rows, which cs231n-grade prints and writes to
-OUT/students.csv. Trusted side only: nothing here runs a kernel.
+size cap), and all of a run's archives share one size budget. What was found comes back as
+one identity.Found per student folder; which student id it is, identity.py decides.
+Trusted side only: nothing here runs a kernel.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import ASSIGNMENT
+from autograder.grading.identity import Found, Identities, shown
 from autograder.grading.submissions import (
     MAX_ARCHIVE_BYTES,
+    Student,
     SubmissionsError,
+    discover,
     extract_zip,
     find_root,
 )
@@ -42,17 +44,6 @@ CANVAS = re.compile(
 )
 ATTEMPT = re.compile(r"^(?P<stem>.+?)-(?P<n>\d+)(?P<ext>\.[A-Za-z]+)$")
 SUBMIT_SUFFIX = f"_{ASSIGNMENT}.zip"
-
-
-@dataclass
-class Entry:
-    """One student as found in the input: what the id was taken from."""
-
-    student_id: str  # the name the student's folder gets (discover() makes it a safe id)
-    source: str  # the folder, zip or Canvas files it came from
-    layout: str  # folders, submit zips or canvas
-    canvas_user_id: str = ""
-    late: bool = False
 
 
 def layout_of(root: Path) -> str:
@@ -88,12 +79,10 @@ class Budget:
         return extract_zip(archive, dest)
 
 
-def unpack(
-    submissions: Path, work: Path, expected: set[str], canvas_ids: dict[str, str] | None = None
-) -> tuple[Path, list[Entry]]:
-    """The folder of student folders for `submissions` (any layout above) and the mapping.
-    Archives are unpacked below `work`, which is emptied first. `canvas_ids` maps Canvas user
-    ids to student ids (a roster's lms_user_id column); those users get them instead of LOGIN."""
+def unpack(submissions: Path, work: Path, expected: set[str]) -> tuple[Path, dict[str, Found]]:
+    """The folder of student folders for `submissions` (any layout above), and what each
+    folder (by its name as text, identity.shown) was found as. Archives are unpacked below
+    `work`, which is emptied first."""
     if work.exists():
         shutil.rmtree(work)
     budget = Budget()
@@ -104,19 +93,59 @@ def unpack(
     root = find_root(submissions, expected)
     layout = layout_of(root)
     if layout == "canvas":
-        return _canvas(root, work / "students", expected, budget, canvas_ids or {})
+        return _canvas(root, work / "students", expected, budget)
     if layout == "submit zips":
         return _submit_zips(root, work / "students", budget)
-    entries = [
-        Entry(p.name, p.name, "folders")
+    entries = {
+        shown(p.name): Found(shown(p.name), shown(p.name), "folders")
         for p in sorted(root.iterdir())
         if p.is_dir() and not p.name.startswith((".", "__MACOSX"))
-    ]
+    }
     return root, entries
 
 
-def _submit_zips(root: Path, students: Path, budget: Budget) -> tuple[Path, list[Entry]]:
-    entries = []
+def students(
+    root: Path, found: dict[str, Found], expected: list[str], identities: Identities
+) -> list[Student]:
+    """The students in `root` (unpack's folder), each under the id `identities` resolves
+    what was found to (a folder unpack did not report is found under its own name)."""
+    ids = {folder: identities.resolve(f) for folder, f in found.items()}
+    return discover(
+        root, expected, find=all(f.layout == "folders" for f in found.values()),
+        resolve=lambda name: ids.get(name) or identities.resolve(Found(name, name)),
+    )  # fmt: skip
+
+
+def find_students(
+    submissions: Path,
+    out: Path,
+    expected: list[str],
+    roster: list[dict[str, str]] | None = None,
+    wanted: list[str] | None = None,
+) -> tuple[list[Student], Path]:
+    """The students to grade (every one in `submissions`, or those `wanted` names by id or
+    by the name found) and the folder they were found in, unpacked below OUT/submissions.
+    Who each is, OUT's identity table decides (with `roster`); the mapping is printed where an
+    id differs from the name found, and saved in OUT/students.csv."""
+    identities = Identities.load(out, roster)
+    root, found = unpack(submissions, out / "submissions", set(expected))
+    chosen = students(root, found, expected, identities)
+    if wanted:
+        chosen = [s for s in chosen if s.id in wanted or s.original_name in wanted]
+        unknown = set(wanted) - {s.id for s in chosen} - {s.original_name for s in chosen}
+        if unknown:
+            raise SubmissionsError(f"not in the submissions: {', '.join(sorted(unknown))}")
+    moved = [(s.id, found.get(s.original_name)) for s in chosen]
+    if any(f and f.name != sid for sid, f in moved):
+        print("students (id <- found as):")
+        for sid, f in moved:
+            print(f"  {sid} <- {f.source if f else sid}{' (late)' if f and f.late else ''}")
+    identities.save(out)
+    return chosen, root
+
+
+def _submit_zips(root: Path, students: Path, budget: Budget) -> tuple[Path, dict[str, Found]]:
+    entries = {}
     for archive in sorted(root.glob("*")):
         if not archive.is_file() or archive.suffix.lower() != ".zip":
             continue
@@ -125,13 +154,13 @@ def _submit_zips(root: Path, students: Path, budget: Budget) -> tuple[Path, list
         if not sid or (students / sid).exists():
             raise SubmissionsError(f"{name}: no student id, or one another zip has")
         budget.extract(archive, students / sid)
-        entries.append(Entry(sid, name, "submit zips"))
+        entries[sid] = Found(sid, name, "submit zips")
     return students, entries
 
 
 def _canvas(
-    root: Path, students: Path, expected: set[str], budget: Budget, known: dict[str, str]
-) -> tuple[Path, list[Entry]]:
+    root: Path, students: Path, expected: set[str], budget: Budget
+) -> tuple[Path, dict[str, Found]]:
     """Canvas's files, each student's latest attempt of each notebook in their folder."""
     chosen: dict[tuple[str, str], tuple[tuple[int, int], Path]] = {}  # (user, file) -> latest
     logins: dict[str, str] = {}  # user id -> login
@@ -158,9 +187,6 @@ def _canvas(
             chosen[(user, original)] = (rank, path)
     shared = {login for login in logins.values() if list(logins.values()).count(login) > 1}
     ids = {u: f"{login}-{u}" if login in shared else login for u, login in logins.items()}
-    ids.update({u: known[u] for u in ids if known.get(u)})
-    if len(set(ids.values())) < len(ids):
-        raise SubmissionsError("the roster gives two Canvas users one student id")
     for (user, original), (_, path) in sorted(chosen.items()):
         folder = students / ids[user]
         if original == "submission.zip":
@@ -168,8 +194,8 @@ def _canvas(
         else:
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, folder / original)  # with its time: when it was handed in
-    entries = []
+    entries = {}
     for user in sorted(ids, key=ids.get):
         files = sorted(p.name for (u, _), (_, p) in chosen.items() if u == user)
-        entries.append(Entry(ids[user], " ".join(files), "canvas", user, late[user]))
+        entries[ids[user]] = Found(ids[user], " ".join(files), "canvas", user, late[user])
     return students, entries

@@ -10,9 +10,11 @@ nothing that runs a kernel.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
+from autograder import canvas, late
 from autograder.course import notebook_names
 from autograder.exports import write_exports
 from autograder.grading.autograded import write_autograded
@@ -30,6 +32,51 @@ from autograder.results import (
 from autograder.scores import Score, format_table, report_mismatches
 
 SYNCED = "results/synced.json"  # the submission each gradebook entry was last written from
+SHARED = ("scores.csv", "grades.csv", "grades_by_notebook.csv", "canvas_grades.csv",
+          "gradescope_grades.csv", "question_stats.csv", "students.csv", "report.html",
+          "feedback", "autograded", "gradebook.db")  # fmt: skip
+OUTPUT_MODE = 0o640  # files readable by the course's group (OUT's group), never by others
+
+
+def share(out: Path, mode: int | str | None = OUTPUT_MODE) -> None:
+    """The outputs (SHARED) readable as `mode` says by OUT's group, and never by others,
+    whatever `mode` asks: files get `mode`, folders also x where it gives r, and each is
+    given OUT's group where this user may (a teaching assistant in the course's group opens
+    them; student code never runs as a member of it). OUT itself gets the group's bits.
+    `mode` may be octal text (--output-mode); raises ValueError for text that is not."""
+    if mode is None:
+        mode = OUTPUT_MODE
+    if isinstance(mode, str):
+        if not mode.isdigit() or int(mode, 8) > 0o777 or "8" in mode or "9" in mode:
+            raise ValueError(f"--output-mode {mode!r} is not an octal file mode such as 640")
+        mode = int(mode, 8)
+    mode &= 0o770
+    folder_mode = mode | (mode & 0o440) >> 2 | 0o700
+    gid = out.stat().st_gid
+    out.chmod(out.stat().st_mode & 0o700 | folder_mode & 0o070)
+    for name in SHARED:
+        top = out / name
+        paths = [top, *top.rglob("*")] if top.is_dir() else [top] if top.exists() else []
+        for path in paths:
+            if path.is_symlink():
+                continue
+            try:
+                os.chown(path, -1, gid)
+            except OSError:
+                pass  # not this user's file, or a group they are not in: the mode still holds
+            path.chmod(folder_mode if path.is_dir() else mode)
+
+
+def configure(out: Path, args) -> None:
+    """What this run's flags say about the outputs, kept in OUT for later runs: the Canvas
+    gradebook export (--canvas-gradebook, --canvas-assignment) and the late policy (--due,
+    --late-policy). Raises ValueError (CanvasError, LatePolicyError) with the reason."""
+    if getattr(args, "canvas_gradebook", None):
+        canvas.save(out, canvas.read_export(args.canvas_gradebook, args.canvas_assignment))
+    if getattr(args, "due", None):
+        late.save(out, late.LatePolicy.parse(args.due, args.late_policy or "none"))
+    elif getattr(args, "late_policy", None):
+        raise late.LatePolicyError("--late-policy needs --due (the assignment's due date)")
 
 
 def all_results(out: Path, current: list[NotebookResult]) -> list[NotebookResult]:
@@ -98,6 +145,13 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
     roster = getattr(args, "roster_rows", None) or []
     written = [_attempt("the roster", gradebook.register, db_url, roster)] if roster else []
     written.insert(0, _attempt("the gradebook", sync_gradebook, out, db_url, results))
+    policy = late.load(out)
+    if written[0] and policy.due:
+        times: dict[str, list[str]] = {}
+        for r in results:
+            times.setdefault(r.student_id, []).append(r.submitted_at)
+        when = {s: late.submitted_at(t) for s, t in times.items()}
+        written.append(_attempt("the late penalties", late.write_penalties, db_url, when, policy))
     if written[0]:
         try:
             results = with_hand(db_url, results)
@@ -111,6 +165,7 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
         _attempt("the feedback pages", write_feedback, results, out / "feedback"),
         _attempt("report.html", write_report, results, out),
     ]
+    written.append(_attempt("the outputs' modes", share, out, getattr(args, "output_mode", None)))
     rows = scores_of(results)
     print(format_table(rows))
     print(summary(results))

@@ -14,7 +14,8 @@ own points:
 
 Nothing about one student's folder stops the batch: folders are walked without recursion and
 within bounds (MAX_DEPTH levels, MAX_ENTRIES entries), JSON nesting is measured before it is
-parsed, and two folders whose names map to one id are both graded, under distinct ids.
+parsed. Which student a folder is, identity.py decides (two folders whose names map to one id
+are both graded, under distinct ids).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograder.grading.names import MAX_ID_CHARS, digest, file_stem, student_id
+from autograder.grading.identity import Found, Identities, shown
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a finished course notebook is well under 1 MB
 MAX_DEPTH = 32  # folder levels searched below a student's folder (and wrappers above them)
@@ -61,13 +62,6 @@ class Student:
     folder: Path
     original_name: str  # the folder's name as found, for the instructor's report
     notebooks: dict[str, NotebookFile]
-
-
-def safe_id(name: str) -> str:
-    """A student id made of letters, digits, '.', '_' and '-', short enough for nbgrader's
-    gradebook (autograder/grading/names.py). Names that needed changing get a short hash of the
-    original, so two different names never map to one id."""
-    return student_id(name)
 
 
 def extract_zip(archive: Path, dest: Path) -> Path:
@@ -241,7 +235,8 @@ def walk(folder: Path, names: set[str]) -> list[Path]:
     return found
 
 
-def collect_student(folder: Path, expected: list[str], original_name: str) -> Student:
+def collect_student(folder: Path, expected: list[str], original_name: str, sid: str) -> Student:
+    """Student `sid`'s notebooks in `folder`, each with a status."""
     found: dict[str, list[Path]] = {name: [] for name in expected}
     try:
         for path in walk(folder, set(expected)):
@@ -251,7 +246,7 @@ def collect_student(folder: Path, expected: list[str], original_name: str) -> St
         notebooks = {
             name: NotebookFile(name, "invalid", message=f"not searched: {why}") for name in expected
         }
-        return Student(safe_id(original_name), folder, original_name, notebooks)
+        return Student(sid, folder, original_name, notebooks)
     notebooks = {}
     for name in expected:
         paths = sorted(found[name], key=lambda p: (len(p.relative_to(folder).parts), str(p)))
@@ -270,7 +265,7 @@ def collect_student(folder: Path, expected: list[str], original_name: str) -> St
         except OSError:
             status, message, nb = "invalid", "the file cannot be read", None
         notebooks[name] = NotebookFile(name, status, paths[0], message, nb)
-    return Student(safe_id(original_name), folder, original_name, notebooks)
+    return Student(sid, folder, original_name, notebooks)
 
 
 def _warn(message: str) -> None:
@@ -278,55 +273,33 @@ def _warn(message: str) -> None:
 
 
 def discover(
-    folder: Path, expected: list[str], warn: Callable[[str], None] = _warn, find: bool = True
+    folder: Path,
+    expected: list[str],
+    warn: Callable[[str], None] = _warn,
+    find: bool = True,
+    resolve: Callable[[str], str] | None = None,
 ) -> list[Student]:
     """Every student under `folder` (already extracted), with a status per expected notebook.
 
     Stray files beside the student folders are ignored; an empty student folder yields a
-    student whose notebooks are all `missing`. Two folders whose names map to one id (`a b`
-    and `a_b` after cleaning, `Ada` and `ada` where case does not count) are both graded: the
-    second gets an id with a hash of its name, and `warn` is called once for each such pair.
+    student whose notebooks are all `missing`. `resolve` maps a folder's name (as text,
+    identity.shown) to its student id; by default a fresh identity.Identities resolves it,
+    which grades two folders whose names map to one id (`Ada` and `ada` where case does not
+    count) under distinct ids and calls `warn` once for each such pair.
     With find=False, `folder` holds the student folders (no wrapping folders are looked for).
     """
+    if resolve is None:
+        identities = Identities(warn=warn)
+
+        def resolve(name: str) -> str:
+            return identities.resolve(Found(name, name))
+
     root = find_root(folder, set(expected)) if find else folder
     students: list[Student] = []
-    taken: dict[str, str] = {}  # every casefolded id and file stem in use -> original name
     for entry in _entries(root):
-        if not _is_folder(entry):
-            continue
-        original = entry.name
-        try:
-            original.encode("utf-8")
-        except UnicodeEncodeError:  # a name that is not UTF-8 on disk (surrogate escapes)
-            original = os.fsencode(entry.name).decode("utf-8", errors="backslashreplace")
-        student = collect_student(Path(entry.path), expected, original)
-        clash = _clash(student.id, taken)
-        if clash is not None:
-            first = student.id
-            student.id = _distinct_id(student.id, entry.name, taken)
-            warn(
-                f"student folders {clash!r} and {original!r} map to one id ({first!r}); "
-                f"the second is graded as {student.id!r}"
+        if _is_folder(entry):
+            original = shown(entry.name)
+            students.append(
+                collect_student(Path(entry.path), expected, original, resolve(original))
             )
-        for key in (student.id, file_stem(student.id)):
-            taken[key.casefold()] = original
-        students.append(student)
     return students
-
-
-def _clash(candidate: str, taken: dict[str, str]) -> str | None:
-    for key in (candidate, file_stem(candidate)):
-        if key.casefold() in taken:
-            return taken[key.casefold()]
-    return None
-
-
-def _distinct_id(candidate: str, name: str, taken: dict[str, str]) -> str:
-    """An id close to `candidate` that no other student's id or file stem shares."""
-    base = candidate[: MAX_ID_CHARS - 9]
-    for attempt in range(1000):
-        suffix = digest(f"{name}\0{attempt}", 8)
-        new = f"{base}-{suffix}"
-        if _clash(new, taken) is None:
-            return new
-    raise SubmissionsError(f"cannot find a distinct id for student folder {name!r}")
