@@ -112,6 +112,7 @@ def machine(threads: int) -> dict:
         "cpu_counts": devices.cpu_counts(),
         "memory_gib": round(memory / 2**30, 1) if memory else None,
         "threads": threads,
+        "load_average_before": round(os.getloadavg()[0], 2),  # others' work slows the timings
         "torch": torch.__version__,
         "torch_cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
@@ -209,6 +210,7 @@ def run_all(args: argparse.Namespace) -> dict:
             f"failed) in {run.seconds:5.1f} s on {entry['device']}",
             file=sys.stderr,
         )
+    report["machine"]["load_average_after"] = round(os.getloadavg()[0], 2)
     return report
 
 
@@ -232,7 +234,8 @@ def markdown(report: dict) -> str:
         f"# GPU check: {gpu['name'] if gpu else 'CPU only'}, {report['created'][:10]}",
         "",
         f"Machine `{info['hostname']}`: {info['cpu']} ({info['cpu_counts']['usable']} usable "
-        f"cores, {info['threads']} threads), {hardware}; torch {info['torch']} (CUDA "
+        f"cores, {info['threads']} threads; load average {info['load_average_before']} "
+        f"before, {info.get('load_average_after')} after), {hardware}; torch {info['torch']} (CUDA "
         f"{info['torch_cuda'] or 'none'}). `cs231n_utils` picked **{report['device']['kind']}"
         f"**: {report['device']['name']}.",
         "",
