@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 SUBMISSIONS ?= data/sample_submissions
 OUT ?= build/grades
 GRADE_FLAGS ?=
+GPU_CHECK_FLAGS ?=
 # nbgrader starts alembic as a subprocess: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install system-deps test-deps demo test test-fast release check-release lab grade gradescope lint format clean
+.PHONY: install system-deps test-deps demo test test-fast release check-release lab grade gradescope gpu-check lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +73,12 @@ grade: $(STAMP) system-deps
 ## solutions here, in the sandbox, for its references (NOTEBOOKS="01_numpy_gradients ..." grades only those)
 gradescope: $(STAMP) system-deps
 	$(BIN)/python -m autograder.gradescope.build $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+
+## gpu-check: run the PyTorch notebooks (00, 04-08) in one Python process, no Jupyter, and write
+## the device and hardware figures to benchmarks/results/ (GPU_CHECK_FLAGS="--device-required cuda"
+## on a GPU machine; on an image without .venv: python benchmarks/gpu_check.py)
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py $(GPU_CHECK_FLAGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

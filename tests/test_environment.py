@@ -69,3 +69,22 @@ def test_an_older_python_is_reported():
     assert environment.version_drift(installed) == [
         "python 3.10.12 is installed; the course was tested with 3.11"
     ]
+
+
+def test_colab_like_drift_names_each_package_with_both_versions():
+    """With every framework another release than tested (as on Colab: a newer Python, NumPy,
+    CUDA PyTorch and TensorFlow), does the one warning name each package with the version
+    found and the version tested, and leave out Keras, which is not pinned?"""
+    tested = environment.TESTED
+    installed = {"python": "3.12.11", "numpy": "2.0.2", "torch": "2.9.0+cu126",
+                 "tensorflow": "2.19.0", "keras": "3.10.0"}  # fmt: skip
+    with pytest.warns(environment.VersionDriftWarning) as caught:
+        lines = environment.check_versions(installed)
+    message = str(caught[0].message)
+    assert len(caught) == 1 and len(lines) == 4
+    for name, found in installed.items():
+        if name == "keras":
+            assert "keras" not in message
+            continue
+        line = f"{name} {found} is installed; the course was tested with {tested[name]}"
+        assert line in lines and line in message
