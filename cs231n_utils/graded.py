@@ -36,10 +36,7 @@ RULES = (
     "same_as",  # equal to this student's own earlier answer named `of` (`close=True`: to tol)
     "recorded",  # not judged by itself: kept for a later same_as or differs_from
     "differs_from",  # not equal to this student's own earlier answer named `of`
-    "true",  # an observation of the student's code that must hold (see the README)
-    "at_most",  # a number no larger than `bound`
     "trained_mlp",  # parameters whose loss on `given` data fell by `factor`
-    "accuracy",  # predicted labels that match `given` labels y at least `min_accuracy`
     "trained_convnet",  # notebook 08's parameters, scored by the grader on its own digits
     "uniform_permutations",  # (seeds, epochs, n) orders, uniformly random by the grader's test
     "repeats",  # the first rows of this student's own earlier answer named `of`, exactly

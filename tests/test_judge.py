@@ -69,7 +69,7 @@ def test_the_kernels_rule_tolerance_and_wording_are_ignored():
     """A kernel that claims a lax rule, a huge tolerance, other names in the message or
     `given` data of its own gains nothing: the solution's record decides."""
     forged = answers(
-        ("loss", 99.0, {"rule": "true", "tol": 1e9, "case": "<script>x</script>"}),
+        ("loss", 99.0, {"rule": "recorded", "tol": 1e9, "case": "<script>x</script>"}),
         ("dloss/dw", [W1, W2], {"rule": "same_as", "of": "loss"}),
     )
     verdict = judge(forged, REF)
@@ -173,13 +173,15 @@ def test_every_rule_takes_any_valid_value_without_raising(value):
     given = {"x": x, "y": y, "start": [np.ones((3, 4))], "x_val": x, "y_val": np.zeros(5)}
     params = {"close": {}, "equal": {}, "floats": {}, "permutations": {},
               "same_as": {"of": "a"}, "recorded": {}, "differs_from": {"of": "a"},
-              "true": {}, "at_most": {"bound": 1.0},
               "trained_mlp": {"given": given, "factor": 2, "min_accuracy": 0.5},
-              "accuracy": {"given": {"y": np.zeros(5)}, "min_accuracy": 0.5}}  # fmt: skip
+              "trained_convnet": {"min_accuracy": 0.5, "mean": 0.1, "std": 0.3},
+              "uniform_permutations": {}, "repeats": {"of": "a"},
+              "heldout_digits": {"given": {"heldout": np.arange(5)},
+                                 "min_accuracy": 0.5}}  # fmt: skip
     assert set(params) == set(rules.RULES)
     solution = {"close": W1, "equal": np.arange(3), "floats": [1.0, 2.0],
                 "permutations": np.array([[1, 0, 2], [2, 0, 1]]), "trained_mlp": [np.eye(3, 4)],
-                "accuracy": np.zeros(5), "true": True, "at_most": 0.5}  # fmt: skip
+                "heldout_digits": [np.ones((4, 64)), np.ones(4)]}  # fmt: skip
     with np.errstate(all="raise"):  # the judge must silence its own overflows
         for rule, kw in params.items():
             ref = answers(("a", W1, {}), ("b", solution.get(rule, W1), {"rule": rule, **kw}))
@@ -205,8 +207,9 @@ def test_unstable_answers_compared_by_value_are_an_authoring_error():
     one = answers(("t", 0.123, {}))
     two = answers(("t", 0.456, {}))
     assert check_reference(one, two, "q")
-    prop_one = answers(("t", 0.1, {"rule": "at_most", "bound": 1.0}))  # a property rule
-    prop_two = answers(("t", 0.2, {"rule": "at_most", "bound": 1.0}))
+    one_order, other_order = np.array([[1, 0, 2], [2, 0, 1]]), np.array([[2, 1, 0], [0, 2, 1]])
+    prop_one = answers(("t", one_order, {"rule": "permutations"}))  # a property rule
+    prop_two = answers(("t", other_order, {"rule": "permutations"}))
     assert check_reference(prop_one, prop_two, "q") == []
     assert not judge(answers(("t", 3.0, {})), prop_one).passed
 

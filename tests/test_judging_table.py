@@ -15,8 +15,9 @@ def test_rules_are_read_from_every_form_of_call():
         "graded.answer('c', z, rule='floats')\n"
         "graded.answer('d', w, chosen)\n"
         "graded.answer('e', v, 'equal')\n"
+        "graded.answer('f', v, 'same_as' if a else 'repeats')\n"
     )
-    assert judging.rules_of(source) == ["close", "equal", "floats", "?"]
+    assert judging.rules_of(source) == ["close", "equal", "floats", "?", "same_as", "repeats"]
 
 
 def test_every_rule_the_solutions_name_is_one_the_grader_has():
@@ -24,6 +25,8 @@ def test_every_rule_the_solutions_name_is_one_the_grader_has():
     named = {rule for *_, rules in judging.rows() for rule in rules}
     assert named, "no hidden answers found in the solutions"
     assert named <= set(RULES), sorted(named - set(RULES))
+    # rules that judged what the kernel observed about itself are gone for good
+    assert not {"true", "at_most", "accuracy"} & set(RULES)
 
 
 def test_readme_table_is_current():

@@ -25,9 +25,9 @@ DEFAULT_RULE = "close"  # graded.answer's default
 def rules_of(source: str) -> list[str]:
     """The rules named by the graded.answer calls of a hidden test, in order, each once.
 
-    A rule given by anything but a string literal is reported as "?" (the table then shows
-    that a human must read the test)."""
-    calls: list[tuple[int, int, str]] = []
+    A rule given by anything but a string literal (or a choice between two) is reported as
+    "?" (the table then shows that a human must read the test)."""
+    calls: list[tuple[int, int, int, str]] = []
     for node in ast.walk(ast.parse(source)):
         if not (
             isinstance(node, ast.Call)
@@ -39,13 +39,15 @@ def rules_of(source: str) -> list[str]:
         for keyword in node.keywords:
             if keyword.arg == "rule":
                 given = keyword.value
-        if given is None:
-            rule = DEFAULT_RULE
-        elif isinstance(given, ast.Constant) and isinstance(given.value, str):
-            rule = given.value
-        else:
-            rule = "?"
-        calls.append((node.lineno, node.col_offset, rule))
+        choices = [given.body, given.orelse] if isinstance(given, ast.IfExp) else [given]
+        for order, choice in enumerate(choices):  # `"equal" if frozen else "close"`: both
+            if choice is None:
+                rule = DEFAULT_RULE
+            elif isinstance(choice, ast.Constant) and isinstance(choice.value, str):
+                rule = choice.value
+            else:
+                rule = "?"
+            calls.append((node.lineno, node.col_offset, order, rule))
     return list(dict.fromkeys(rule for *_, rule in sorted(calls)))
 
 

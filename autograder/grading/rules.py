@@ -166,37 +166,6 @@ def _recorded(mine, ref, theirs, answers) -> str | None:
     return None
 
 
-def _accuracy(mine, ref, theirs, answers) -> str | None:
-    """Predicted labels against the solution run's labels `given["y"]`."""
-    labels = decode(ref["given"]["y"])
-    name, where = ref["name"], on_case(ref)
-    if not isinstance(mine, np.ndarray) or mine.shape != labels.shape:
-        return f"{name}: expected one predicted label per example{where}"
-    accuracy = float(np.mean(mine == labels))
-    if accuracy < float(ref["params"]["min_accuracy"]):
-        return (
-            f"{name}: accuracy {accuracy:.1%}{where}; at least "
-            f"{float(ref['params']['min_accuracy']):.0%} is needed"
-        )
-    return None
-
-
-def _true(mine, ref, theirs, answers) -> str | None:
-    if not isinstance(mine, np.ndarray) or mine.size != 1 or not bool(mine.ravel()[0]):
-        return f"{ref['name']}: does not hold{on_case(ref)}"
-    return None
-
-
-def _at_most(mine, ref, theirs, answers) -> str | None:
-    bound = float(ref["params"]["bound"])
-    if not isinstance(mine, np.ndarray) or mine.size != 1 or not np.isfinite(mine).all():
-        return f"{ref['name']} should be one number{on_case(ref)}"
-    value = float(mine.ravel()[0])
-    if value > bound:
-        return f"{ref['name']} is {value:g}{on_case(ref)}; at most {bound:g} is allowed"
-    return None
-
-
 def mlp_forward(params: list[np.ndarray], x: np.ndarray, layout: str) -> np.ndarray:
     """Logits of a ReLU MLP. layout "plain": [w1, w2, ...] with x @ w and no biases;
     "keras": [kernel, bias, ...] with x @ kernel + bias; "torch": [weight, bias, ...] with
@@ -264,10 +233,7 @@ RULES: dict[str, Rule] = {
     "same_as": _same_as,
     "recorded": _recorded,
     "differs_from": _differs_from,
-    "true": _true,
-    "at_most": _at_most,
     "trained_mlp": _trained_mlp,
-    "accuracy": _accuracy,
     "trained_convnet": trained_convnet,
     "uniform_permutations": properties_b.uniform_permutations,
     "repeats": properties_b.repeats,
