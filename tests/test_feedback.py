@@ -132,3 +132,19 @@ def test_verdict_text_is_the_graders_words():
     assert secret() not in verdict_text(hidden, {secret()})
     broken = QuestionResult("q", None, 2, "grader_error", ["Traceback: kernel detail"])
     assert "kernel detail" not in verdict_text(broken)
+
+
+def test_a_late_page_says_what_the_penalty_cost_and_what_counts(tmp_path):
+    """Handed in two days late under 10 % a day, does the page say so, with the penalised
+    total beside the raw one; and does an on-time page say nothing of lateness?"""
+    from dataclasses import replace
+
+    from autograder.late import LatePolicy
+
+    policy = LatePolicy.parse("2026-03-01T23:59+00:00", "10/day")
+    result = replace(hostile_result(), submitted_at="2026-03-03T12:00+00:00")
+    page = write_feedback([result], tmp_path, policy)[0].read_text()
+    assert "handed in 2 day(s) late: 0.4 of 2 points deducted" in page
+    assert "<b>1.6 / 11</b> counts" in page
+    on_time = replace(result, submitted_at="2026-03-01T12:00+00:00")
+    assert "Late:" not in write_feedback([on_time], tmp_path, policy)[0].read_text()

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import jinja2
 
+from autograder import late
 from autograder.course import RELEASE, SOLUTIONS
 from autograder.grading.names import file_stem
+from autograder.late import LatePolicy
 from autograder.redaction import exception_kind, with_article, withhold_secrets
 from autograder.results import UNANSWERED, NotebookResult, QuestionResult, Status
 from cs231n_utils.files import atomic_write
@@ -58,6 +60,8 @@ pre { white-space: pre-wrap; margin: 0; font-size: .9rem; }
 <p>Points so far: <b>{{ points }} / {{ max_points }}</b>.
 {% if awaiting %}{{ awaiting }} written answer(s) worth {{ awaiting_points }} point(s) still
 await a hand grader.{% endif %}</p>
+{% if late %}<p>Late: {{ late }}, so <b>{{ penalised }} / {{ max_points }}</b> counts (the points
+below are before the penalty).</p>{% endif %}
 {% for section in sections %}
 <h2>{{ section.notebook }}</h2>
 {% if section.cells %}<p>Cells that did not run cleanly:</p>
@@ -181,9 +185,12 @@ def _row(question: QuestionResult, secrets: set[str], title: str = "") -> Row:
     )
 
 
-def page(student: str, notebooks: list[NotebookResult]) -> str:
-    """One student's feedback page."""
+def page(student: str, notebooks: list[NotebookResult], policy: LatePolicy | None = None) -> str:
+    """One student's feedback page; with a late `policy`, the penalty and what counts."""
     questions = [q for r in notebooks for q in r.questions]
+    points = sum(q.points or 0.0 for q in questions)
+    when = late.submitted_at([r.submitted_at for r in notebooks])
+    policy = policy or LatePolicy()
     waiting = [q for q in questions if q.status == Status.HAND and q.points is None]
     sections = [
         {
@@ -199,7 +206,9 @@ def page(student: str, notebooks: list[NotebookResult]) -> str:
     ]
     return PAGE.render(
         student=student,
-        points=f"{sum(q.points or 0.0 for q in questions):g}",
+        points=f"{points:g}",
+        late=policy.describe(when, points),
+        penalised=f"{points - policy.penalty(points, when):g}",
         max_points=f"{sum(q.max_points for q in questions):g}",
         awaiting=len(waiting),
         awaiting_points=f"{sum(q.max_points for q in waiting):g}",
@@ -212,8 +221,10 @@ def feedback_path(folder: Path, student_id: str) -> Path:
     return folder / f"{file_stem(student_id)}.html"
 
 
-def write_feedback(results: list[NotebookResult], folder: Path) -> list[Path]:
-    """One page per student in `folder`; returns their paths."""
+def write_feedback(
+    results: list[NotebookResult], folder: Path, policy: LatePolicy | None = None
+) -> list[Path]:
+    """One page per student in `folder` (with the late `policy`); returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     by_student: dict[str, list[NotebookResult]] = {}
     for result in results:
@@ -221,6 +232,6 @@ def write_feedback(results: list[NotebookResult], folder: Path) -> list[Path]:
     written = []
     for student, notebooks in sorted(by_student.items()):
         path = feedback_path(folder, student)
-        atomic_write(path, page(student, notebooks))
+        atomic_write(path, page(student, notebooks, policy))
         written.append(path)
     return written

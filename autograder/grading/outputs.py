@@ -162,7 +162,7 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
         _attempt("scores.csv", write_scores, results, out / "scores.csv"),
         written[0] and _attempt("grades.csv", gradebook.export_grades, out, db_url),
         _attempt("the statistics and exports", write_exports, results, out),
-        _attempt("the feedback pages", write_feedback, results, out / "feedback"),
+        _attempt("the feedback pages", write_feedback, results, out / "feedback", policy),
         _attempt("report.html", write_report, results, out),
     ]
     written.append(_attempt("the outputs' modes", share, out, getattr(args, "output_mode", None)))
