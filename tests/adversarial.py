@@ -125,13 +125,13 @@ import cs231n_utils.graded as _g
 _real_answer = _g.answer
 def _lax(name, value, rule="close", **kw):
     kw.pop("tol", None)
-    _real_answer(name, value, "true", tol=1e9, **kw)
+    _real_answer(name, value, "recorded", tol=1e9, **kw)
 _g.answer = _lax
 """
 FORGE_PATCH_RECORDING = """
     import cs231n_utils.graded as _g
     if _g._recording is not None:
-        _g._recording[:] = [dict(a, rule="true", value={"t": "array", "dtype": "<f8",
+        _g._recording[:] = [dict(a, rule="recorded", value={"t": "array", "dtype": "<f8",
                              "shape": [1], "data": [1.0]}) for a in _g._recording]"""
 FORGE_COMPILE = """
 import builtins
@@ -182,7 +182,7 @@ def _profile(frame, event, arg):
     if event == "call" and frame.f_code.co_name == "answer":
         frame.f_locals.get("params", {}).clear()
         if "rule" in frame.f_locals:
-            frame.f_locals["rule"] = "true"
+            frame.f_locals["rule"] = "recorded"
 sys.setprofile(_profile)
 import threading
 threading.setprofile(_profile)
