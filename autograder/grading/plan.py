@@ -35,7 +35,10 @@ def plan(jobs: list[StudentJob], out, force: bool = False) -> dict[StudentJob, s
 
 def describe(todo: dict[StudentJob, str], total: int) -> str:
     """One line per reason: how many notebooks, and which (the first SHOWN)."""
-    lines = [f"grading {len(todo)} of {total} notebooks ({total - len(todo)} kept as graded):"]
+    kept = total - len(todo)
+    lines = [f"grading {len(todo)} of {total} notebooks ({kept} kept as graded):"]
+    if kept:  # an earlier run's results are reused, as after an interruption
+        lines[0] = f"resuming: {kept} of {total} notebooks kept as graded; " + lines[0]
     for why in REASONS:
         labels = [job.label for job, w in todo.items() if w == why]
         if labels:
