@@ -13,6 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from documents import document
 
 from autograder.course import SAMPLES
 from autograder.grading import sandbox
@@ -119,14 +120,7 @@ def test_answer_bombs_leave_the_grader_small_and_cost_their_questions(tmp_path):
 # ------------------------------------------------------------------ hand-made, in-process
 
 
-def recorded(*calls, end="ok") -> dict:
-    graded._recording = answers = []
-    try:
-        for name, value, kwargs in calls:
-            graded.answer(name, value, **kwargs)
-    finally:
-        graded._recording = None
-    return json.loads(json.dumps({"answers": answers, "end": end}))
+recorded = document
 
 
 W = np.arange(6.0).reshape(2, 3)

@@ -724,10 +724,14 @@ def course_copies() -> list[str]:
     bases = [b for b in Path("/").iterdir() if b.is_dir() and b.name not in system]
     marks = {m.parents[1] for b in bases for d in range(4)
              for m in b.glob("*/" * d + "solutions/dl_software")}  # fmt: skip
-    others = [p for m in marks if str(m) not in trees for p in (m / ".git", *(m / q for q in parts))]
-    return [str(Path(t) / p) for t in trees for p in parts] + ([common] if common else []) + [
-        str(p) for p in others if p.is_dir()
+    others = [
+        p for m in marks if str(m) not in trees for p in (m / ".git", *(m / q for q in parts))
     ]
+    return (
+        [str(Path(t) / p) for t in trees for p in parts]
+        + ([common] if common else [])
+        + [str(p) for p in others if p.is_dir()]
+    )
 
 
 @pytest.fixture

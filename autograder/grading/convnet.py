@@ -87,28 +87,3 @@ def held_out_accuracy(params: list[np.ndarray], mean: float, std: float, first: 
     x = ((images[keep] - np.float32(mean)) / np.float32(std))[:, None]
     predicted = forward(params, x).argmax(axis=1)
     return float(np.mean(predicted == labels[keep] - first))
-
-
-def trained_convnet(mine, ref, theirs, answers) -> str | None:
-    """Rule: the returned parameters (PARAMETERS' order, the solution's shapes), run by the
-    grader on its held-out digits `first_digit` onwards with the pixel `mean` and `std` of the
-    solution's record, must classify at least `min_accuracy` of them right."""
-    where = f" on a hidden case ({ref['case']})" if ref.get("case") else " on a hidden case"
-    name, params = ref["name"], ref["params"]
-    if not isinstance(mine, list) or len(mine) != len(theirs):
-        return f"{name}: expected the {len(theirs)} parameter arrays {', '.join(PARAMETERS)}"
-    for got, solution in zip(mine, theirs, strict=True):
-        if not isinstance(got, np.ndarray) or got.shape != solution.shape:
-            return f"{name}: a parameter has another shape than the network's{where}"
-        if not np.all(np.isfinite(got)):
-            return f"{name} contain NaN or inf{where}: the training diverged"
-    accuracy = held_out_accuracy(
-        mine, float(params["mean"]), float(params["std"]), int(params.get("first_digit", 0))
-    )
-    least = float(params["min_accuracy"])
-    if accuracy < least:
-        return (
-            f"{name}: the network they define, run by the grader on held-out digits, classifies "
-            f"fewer than {least:.0%} of them right{where}"
-        )
-    return None

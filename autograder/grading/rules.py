@@ -23,7 +23,7 @@ import numpy as np
 
 from autograder.grading import properties_b
 from autograder.grading.answers import decode
-from autograder.grading.convnet import trained_convnet
+from autograder.grading.convnet import PARAMETERS, held_out_accuracy
 from cs231n_utils.gradcheck import rel_error
 
 
@@ -188,6 +188,20 @@ def mlp_loss(logits: np.ndarray, y: np.ndarray, loss: str) -> float:
     return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]))
 
 
+def parameter_problem(name, mine, like, where: str, model: str, expected: str) -> str | None:
+    """What is wrong with trained parameters `mine` before they are run: not a list of
+    `len(like)` arrays (`expected` says what was), an array of another shape than its
+    counterpart in `like` (`model`'s), NaN or inf in one. None when they can be run."""
+    if not isinstance(mine, list) or len(mine) != len(like):
+        return f"{name}: expected {expected}"
+    for got, first in zip(mine, like, strict=True):
+        if not isinstance(got, np.ndarray) or got.shape != first.shape:
+            return f"{name}: a parameter has another shape than {model}{where}"
+        if not np.all(np.isfinite(got)):
+            return f"{name} contain NaN or inf{where}: the training diverged"
+    return None
+
+
 def _trained_mlp(mine, ref, theirs, answers) -> str | None:
     """The loss of the returned parameters, recomputed here on the solution's training data,
     must be `factor` times below the loss of the starting parameters; optionally the held-out
@@ -195,13 +209,9 @@ def _trained_mlp(mine, ref, theirs, answers) -> str | None:
     name, where, params = ref["name"], on_case(ref), ref["params"]
     given = {key: decode(value) for key, value in ref["given"].items()}
     start = given["start"]
-    if not isinstance(mine, list) or len(mine) != len(start):
-        return f"{name}: expected {len(start)} parameter arrays{where}"
-    for got, first in zip(mine, start, strict=True):
-        if not isinstance(got, np.ndarray) or got.shape != first.shape:
-            return f"{name}: a parameter has another shape than the model's{where}"
-        if not np.all(np.isfinite(got)):
-            return f"{name} contain NaN or inf{where}: the training diverged"
+    expected = f"{len(start)} parameter arrays{where}"
+    if problem := parameter_problem(name, mine, start, where, "the model's", expected):
+        return problem
     layout, loss = params.get("layout", "plain"), params.get("loss", "mse")
     x, y = given["x"], given["y"]
     before = mlp_loss(mlp_forward(start, x, layout), y, loss)
@@ -221,6 +231,26 @@ def _trained_mlp(mine, ref, theirs, answers) -> str | None:
                 f"{name}: held-out accuracy {accuracy:.1%}{where}, recomputed by the grader; "
                 f"at least {float(params['min_accuracy']):.0%} is needed"
             )
+    return None
+
+
+def trained_convnet(mine, ref, theirs, answers) -> str | None:
+    """Rule: the returned parameters (convnet.PARAMETERS' order, the solution's shapes), run
+    by the grader on its held-out digits `first_digit` onwards with the pixel `mean` and `std`
+    of the solution's record, must classify at least `min_accuracy` of them right."""
+    name, where, params = ref["name"], on_case(ref), ref["params"]
+    expected = f"the {len(theirs)} parameter arrays {', '.join(PARAMETERS)}"
+    if problem := parameter_problem(name, mine, theirs, where, "the network's", expected):
+        return problem
+    accuracy = held_out_accuracy(
+        mine, float(params["mean"]), float(params["std"]), int(params.get("first_digit", 0))
+    )
+    least = float(params["min_accuracy"])
+    if accuracy < least:
+        return (
+            f"{name}: the network they define, run by the grader on held-out digits, classifies "
+            f"fewer than {least:.0%} of them right{where}"
+        )
     return None
 
 
