@@ -686,17 +686,22 @@ for _source in _builtins._hunted[0]:
 """
 PLACES = ("/root", "/home", "/srv", "/opt", "/tmp")  # and the autograder root
 # In the mount namespace that stands for a Gradescope container at the `uid` level: a fresh
-# /tmp holding the test's AUTOGRADER_ROOT's folder ($1, bound back through $2, a 0700 folder)
-# and a copy of the planted folder ($3), and the host's copies of the course ($CS231N_HIDE)
-# emptied.
+# /tmp holding the folders named in $CS231N_KEEP (the test's AUTOGRADER_ROOT's folder, and this
+# checkout with its environment where it lies in /tmp), bound back through $1 (a 0700 folder),
+# and a copy of the planted folder ($2); the host's copies of the course ($CS231N_HIDE) emptied.
 CONTAINER = """set -e
-keep="$1"; hold="$2"; planted="$3"; shift 3
-mkdir "$hold/keep"
-mount --bind "$keep" "$hold/keep"
+hold="$1"; planted="$2"; shift 2
+printf '%s\\n' "$CS231N_KEEP" > "$hold/keeps"
+i=0
+while read -r path; do
+    i=$((i + 1)); mkdir "$hold/keep$i"; mount --bind "$path" "$hold/keep$i"
+done < "$hold/keeps"
 cp -a "$planted" "$hold/planted"
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-mkdir -p "$keep"
-mount --bind "$hold/keep" "$keep"
+i=0
+while read -r path; do
+    i=$((i + 1)); mkdir -p "$path"; mount --bind "$hold/keep$i" "$path"
+done < "$hold/keeps"
 cp -a "$hold/planted" "$planted"
 printf '%s\\n' "$CS231N_HIDE" | while read -r path; do
     if [ -d "$path" ]; then mount -t tmpfs -o size=1m,mode=0755 tmpfs "$path"; fi
@@ -771,9 +776,11 @@ def hunt(root: Path, level: str, folders: list[Path]) -> tuple[dict, dict | None
     if level == "uid":
         hold.mkdir(mode=0o700)
         tmp_copy = next(f for f in folders if f.parent == Path("/tmp"))
-        wrap = ["env", f"CS231N_HIDE={chr(10).join(course_copies())}", "unshare", "--mount",
-                "--propagation", "private", "sh", "-c", CONTAINER, "sh", str(root.parent),
-                str(hold), str(tmp_copy)]  # fmt: skip
+        keep = [root.parent] + ([REPO_ROOT] if Path("/tmp") in REPO_ROOT.parents else [])
+        wrap = ["env", f"CS231N_HIDE={chr(10).join(course_copies())}",
+                f"CS231N_KEEP={chr(10).join(map(str, keep))}", "unshare", "--mount",
+                "--propagation", "private", "sh", "-c", CONTAINER, "sh", str(hold),
+                str(tmp_copy)]  # fmt: skip
     try:
         data = grade(root, {adversarial.FILE: nbformat.writes(nb).encode()}, f"hunt-{level}",
                      isolation=level, wrap=wrap)  # fmt: skip
