@@ -70,9 +70,11 @@ grade: $(STAMP) system-deps
 	$(BIN)/cs231n-grade $(SUBMISSIONS) --out $(OUT) $(GRADE_FLAGS)
 
 ## gradescope: build/gradescope/autograder.zip, to upload as a Gradescope autograder; runs the
-## solutions here, in the sandbox, for its references (NOTEBOOKS="01_numpy_gradients ..." grades only those)
+## solutions here, in the sandbox, for its references (NOTEBOOKS="01_numpy_gradients ..." grades only
+## those; VISIBILITY=visible shows results at once, the default after the due date); refuses a
+## release out of date with solutions/
 gradescope: $(STAMP) system-deps
-	$(BIN)/python -m autograder.gradescope.build $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+	$(BIN)/python -m autograder.gradescope.build $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(VISIBILITY),--visibility $(VISIBILITY))
 
 ## gpu-check: run the PyTorch notebooks (00, 04-08) in one Python process, no Jupyter, and write
 ## the device and hardware figures to benchmarks/results/ (GPU_CHECK_FLAGS="--device-required cuda"

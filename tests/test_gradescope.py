@@ -214,6 +214,8 @@ def test_samples_get_their_expected_scores(root, kind):
         else:
             assert "status" not in tests[key] and "graded by hand" in tests[key]["output"]
     assert data["score"] == sum(expected.values())
+    shown = {data["visibility"], *(t["visibility"] for t in data["tests"])}
+    assert shown == {"after_due_date"}, shown  # the package's default (gradescope.json)
     if kind == "complete" and os.geteuid() == 0:
         unreadable_to_other_uids(root)
 
@@ -278,6 +280,34 @@ def test_hostile_submissions_gain_nothing(root, student):
     missing = [t for (n, _), t in tests.items() if n == "04_pytorch_autograd"]
     assert missing and all(t["score"] == 0 and "not submitted" in t["output"] for t in missing)
     assert "04_pytorch_autograd: notebook not submitted" in data["output"]
+
+
+def test_the_visibility_is_the_packages_setting(tmp_path):
+    """Does the zip carry the visibility it was built with (after the due date by default),
+    does run_autograder read it back (the default where the file is missing or names
+    another value), and is a value Gradescope does not know refused?"""
+    for chosen in (None, "visible"):
+        kwargs = {"visibility": chosen} if chosen else {}
+        archive = build.build(["01_numpy_gradients"], tmp_path / "a.zip", {"format": "-"}, **kwargs)
+        with zipfile.ZipFile(archive) as zf:
+            zf.extract(build.SETTINGS, tmp_path)
+        assert run.visibility_setting(tmp_path / build.SETTINGS) == (chosen or "after_due_date")
+    (tmp_path / build.SETTINGS).write_text('{"visibility": "public"}')
+    assert run.visibility_setting(tmp_path / build.SETTINGS) == "after_due_date"
+    assert run.visibility_setting(tmp_path / "missing.json") == "after_due_date"
+    with pytest.raises(ValueError, match="after_published"):
+        build.build(["01_numpy_gradients"], tmp_path / "b.zip", {"format": "-"}, visibility="x")
+
+
+def test_no_zip_is_built_from_a_release_out_of_date(monkeypatch, tmp_path, capsys):
+    """Does `make gradescope` refuse, saying why, while notebooks/ differs from what
+    solutions/ generate (students would hold notebooks the package does not grade)?"""
+    stale = ["notebooks/dl_software/01_numpy_gradients.ipynb differs"]
+    monkeypatch.setattr(build.release, "out_of_date", lambda: stale)
+    out = tmp_path / "autograder.zip"
+    assert build.main(["--notebooks", "01_numpy_gradients", "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert stale[0] in printed and "make release" in printed and not out.exists()
 
 
 def test_the_zip_holds_the_scripts_and_only_what_grading_needs(tmp_path):
@@ -363,6 +393,7 @@ def test_a_grader_failure_is_reported_as_the_graders(monkeypatch, tmp_path):
     data = json.loads((tmp_path / "results" / "results.json").read_text())
     validate(data)
     assert data["score"] == 0 and run.STUDENT_NOTE in data["output"]
+    assert data["visibility"] == "visible"  # what to upload instead, before the due date
     course_questions = {q for n in run.notebook_names() for q in run_questions(n)}
     assert {q for _, q in by_question(data)} == course_questions
     for test in data["tests"]:
@@ -574,6 +605,7 @@ def test_references_that_do_not_match_the_course_are_refused(root, tmp_path):
         path.write_bytes(original)
     assert f"refusing the references: {path} was computed for another release" in log[0]
     assert data["score"] == 0 and run.STUDENT_NOTE in data["output"]
+    assert data["visibility"] == "visible"  # what to upload instead, before the due date
 
 
 # --------------------------------------------------------- a hunt through the whole filesystem

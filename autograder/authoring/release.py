@@ -155,20 +155,28 @@ def sync(built: Path) -> list[str]:
     return changed
 
 
+STALE = "the release is out of date: run `make release` and commit the result."
+
+
+def out_of_date() -> list[str]:
+    """What a fresh build from solutions/ would change in the committed release, the samples
+    and the cell list (empty when they are up to date); changes nothing."""
+    with tempfile.TemporaryDirectory(prefix="cs231n-build-") as scratch:
+        build(Path(scratch))
+        return differences(Path(scratch))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report differences")
     args = parser.parse_args(argv)
+    if args.check:
+        found = out_of_date()
+        print("\n".join([*found, STALE] if found else []))
+        return 1 if found else 0
     with tempfile.TemporaryDirectory(prefix="cs231n-build-") as scratch:
         built = Path(scratch)
         build(built)
-        if args.check:
-            found = differences(built)
-            for line in found:
-                print(line)
-            if found:
-                print("the release is out of date: run `make release` and commit the result.")
-            return 1 if found else 0
         changed = sync(built)
     for line in changed:
         print(f"updated {line.split(': ', 1)[1]}")

@@ -1,6 +1,7 @@
 """Write the Gradescope autograder zip (`make gradescope`).
 
     python -m autograder.gradescope.build [--notebooks NAME ...] [--out PATH]
+        [--visibility after_due_date|after_published|visible|hidden]
 
 Gradescope's autograder specification (https://gradescope-autograders.readthedocs.io/en/latest/
 specs/) asks for a zip with `setup.sh` (installs the dependencies when the image is built) and
@@ -14,7 +15,9 @@ as probes), the data files they load, and references.json: the solution's answer
 hidden tests (autograder/grading/shipped.py). No solution: the references are computed here,
 where the solutions are, by running each solution notebook twice in the sandbox as
 cs231n-grade does, and the container only reads them (`cs231n-grade --references`). No tests,
-no build outputs.
+no build outputs. gradescope.json holds the package's settings: when students see their results.
+It refuses to build (exit 1) while the committed release is out of date with solutions/:
+students would work on notebooks that the package does not grade.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.authoring import release
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS, notebook_names
+from autograder.gradescope import results
 from autograder.grading import sandbox, shipped
 from autograder.grading.jobs import Settings
 from autograder.grading.references import ReferenceJob
@@ -45,6 +50,7 @@ DATA_ALWAYS = ("SHA256SUMS",)  # cs231n_utils.datasets checks every file it load
 SKIPPED = {"__pycache__", ".ipynb_checkpoints", "mutations"}  # mutations: for the test suite
 DEFAULT_OUT = REPO_ROOT / "build" / "gradescope" / "autograder.zip"
 REFERENCES = "references.json"  # at the zip's root; root's alone once set up (run.lock_down)
+SETTINGS = "gradescope.json"  # at the zip's root: {"visibility": ...}, read by run_autograder
 SECRET_MODES = {REFERENCES: 0o600}  # in the zip too: whoever unzips it keeps them private
 
 
@@ -97,9 +103,12 @@ def graders_copy(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return copy
 
 
-def members(notebooks: list[str], references: Path) -> list[tuple[Path | bytes, str]]:
+def members(
+    notebooks: list[str], references: bytes, visibility: str = results.VISIBILITY
+) -> list[tuple[Path | bytes, str]]:
     """(file or content, name in the zip) for everything the autograder needs."""
     found: list[tuple[Path | bytes, str]] = [(HERE / script, script) for script in SCRIPTS]
+    found.append((json.dumps({"visibility": visibility}).encode(), SETTINGS))
     found += [(REPO_ROOT / name, name) for name in TOP_FILES]
     for package in PACKAGES:
         for path in sorted((REPO_ROOT / package).rglob("*")):
@@ -149,10 +158,17 @@ def compute_references(notebooks: list[str], work: Path, workers: int = 2) -> di
     return shipped.pack(work, notebooks)
 
 
-def build(notebooks: list[str], out: Path, references: dict | None = None) -> Path:
+def build(
+    notebooks: list[str],
+    out: Path,
+    references: dict | None = None,
+    visibility: str = results.VISIBILITY,
+) -> Path:
     """Write the zip to `out`, readable by its owner only (its folder created; the solution
     runs kept beside it in solution-runs/, 0700); return `out`. references: the references
-    file's content, if already computed."""
+    file's content, if already computed; visibility: when students see their results."""
+    if visibility not in results.VISIBILITIES:
+        raise ValueError(f"visibility {visibility!r}: one of {', '.join(results.VISIBILITIES)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if references is None:
         work = out.parent / "solution-runs"
@@ -164,7 +180,7 @@ def build(notebooks: list[str], out: Path, references: dict | None = None) -> Pa
     partial.touch(mode=0o600)
     partial.chmod(0o600)
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for source, name in members(notebooks, content):
+        for source, name in members(notebooks, content, visibility):
             info = zipfile.ZipInfo.from_file(source, name) if isinstance(source, Path) else None
             info = info or zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
             mode = SECRET_MODES.get(name, 0o755 if name in SCRIPTS else 0o644)
@@ -183,12 +199,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the notebooks to grade (file stems; default: all)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the zip to write")
+    parser.add_argument(
+        "--visibility", choices=results.VISIBILITIES, default=results.VISIBILITY,
+        help="when students see their results (default: after the due date)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     unknown = set(args.notebooks) - set(everything)
     if unknown:
         parser.error(f"no such notebook(s): {', '.join(sorted(unknown))}")
+    stale = release.out_of_date()  # the package would grade a release students do not have
+    if stale:
+        print("\n".join([*stale, release.STALE, "build: no zip written."]))
+        return 1
     notebooks = [n for n in everything if n in args.notebooks]
-    out = build(notebooks, args.out.resolve())
+    out = build(notebooks, args.out.resolve(), visibility=args.visibility)
     print(f"{out}: {len(notebooks)} notebook(s); upload it in Gradescope (Configure Autograder)")
     return 0
 

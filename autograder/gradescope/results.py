@@ -27,7 +27,11 @@ from autograder.results import (
 )
 from autograder.scores import position
 
-VISIBILITY = "visible"  # each test's; Gradescope's assignment settings can still hide scores
+# When a student sees the results (Gradescope's values; `make gradescope VISIBILITY=...`). By
+# default after the due date: before it the notebooks' visible checks are the feedback, and
+# results shown at once would tell, one resubmission at a time, which hidden case failed.
+VISIBILITIES = ("after_due_date", "after_published", "visible", "hidden")
+VISIBILITY = "after_due_date"
 PENDING = "A written answer: graded by hand after the deadline ({points:g} points, pending)."
 GRADER_ERROR = (
     "The autograder itself failed on {what}: this is the grader's problem, not yours, and no "
@@ -41,13 +45,15 @@ def test_name(notebook: str, question: str) -> str:
     return f"{notebook}: {title} ({question})" if title else f"{notebook}: {question}"
 
 
-def test_entry(result: NotebookResult, question: QuestionResult, number: str) -> dict:
+def test_entry(
+    result: NotebookResult, question: QuestionResult, number: str, visibility: str = VISIBILITY
+) -> dict:
     entry = {
         "name": test_name(result.notebook, question.question),
         "number": number,
         "score": question.points or 0.0,
         "max_score": float(question.max_points),
-        "visibility": VISIBILITY,
+        "visibility": visibility,
     }
     if question.status == Status.HAND and question.points is None:
         return entry | {"output": PENDING.format(points=question.max_points)}
@@ -78,13 +84,20 @@ def notebook_line(result: NotebookResult) -> str:
     return "\n".join([line, *(f"  {c}" for c in cells)])
 
 
-def results_json(results: list[NotebookResult], seconds: float, note: str = "") -> dict:
-    """results.json for one student's notebooks (in course order)."""
+def results_json(
+    results: list[NotebookResult], seconds: float, note: str = "", visibility: str = VISIBILITY
+) -> dict:
+    """results.json for one student's notebooks (in course order), shown to the student
+    when `visibility` says (the whole result and each test)."""
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"visibility {visibility!r}: expected one of {', '.join(VISIBILITIES)}")
     results = sorted(results, key=lambda r: r.notebook)
     tests = []
     for i, result in enumerate(results, start=1):
         questions = sorted(result.questions, key=lambda q: position(result.notebook, q.question))
-        tests += [test_entry(result, q, f"{i}.{j}") for j, q in enumerate(questions, start=1)]
+        tests += [
+            test_entry(result, q, f"{i}.{j}", visibility) for j, q in enumerate(questions, start=1)
+        ]
     score = sum(totals(r.questions)[0] for r in results)
     lines = [note] if note else []
     lines += [notebook_line(r) for r in results]
@@ -92,6 +105,7 @@ def results_json(results: list[NotebookResult], seconds: float, note: str = "") 
         "score": score,
         "execution_time": round(seconds),
         "output": "\n".join(lines),
+        "visibility": visibility,
         "stdout_visibility": "hidden",  # the grader's log, for the instructors
         "tests": tests,
     }
@@ -103,6 +117,7 @@ def failed_json(message: str, seconds: float) -> dict:
         "score": 0.0,
         "execution_time": round(seconds),
         "output": message,
+        "visibility": "visible",  # what to upload instead: of use before the due date
         "stdout_visibility": "hidden",
         "tests": [],
     }

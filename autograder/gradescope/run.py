@@ -28,7 +28,7 @@ from pathlib import Path
 
 from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, notebook_names
 from autograder.gradescope import results as gradescope
-from autograder.gradescope.build import REFERENCES
+from autograder.gradescope.build import REFERENCES, SETTINGS
 from autograder.grading import cli, sandbox, uids
 from autograder.grading.jobs import StudentJob
 from autograder.grading.names import student_id
@@ -172,6 +172,15 @@ def grade(base: Path, submission: Path, student: str) -> tuple[list[NotebookResu
     return results, problem
 
 
+def visibility_setting(path: Path) -> str:
+    """The package's visibility (build --visibility), or the default where it names none."""
+    try:
+        chosen = json.loads(path.read_text()).get("visibility")
+    except (OSError, ValueError, AttributeError):
+        return gradescope.VISIBILITY
+    return chosen if chosen in gradescope.VISIBILITIES else gradescope.VISIBILITY
+
+
 def run(base: Path) -> int:
     """run_autograder: grade ROOT/submission and write ROOT/results/results.json."""
     start = time.monotonic()
@@ -183,7 +192,9 @@ def run(base: Path) -> int:
     results, problem = grade(base, base / "submission", student)
     failed = any(r.status == Status.GRADER_ERROR for r in results)
     note = STUDENT_NOTE if problem and failed else ""
-    data = gradescope.results_json(results, time.monotonic() - start, note)
+    # A submission the grader could not take is the student's to fix before the due date.
+    visibility = "visible" if note else visibility_setting(REPO_ROOT / SETTINGS)
+    data = gradescope.results_json(results, time.monotonic() - start, note, visibility)
     gradescope.write(results_folder / "results.json", data)
     print(f"{student}: {data['score']:g} points; results.json written", flush=True)
     return 0
