@@ -302,12 +302,33 @@ def test_the_visibility_is_the_packages_setting(tmp_path):
 def test_no_zip_is_built_from_a_release_out_of_date(monkeypatch, tmp_path, capsys):
     """Does `make gradescope` refuse, saying why, while notebooks/ differs from what
     solutions/ generate (students would hold notebooks the package does not grade)?"""
-    stale = ["notebooks/dl_software/01_numpy_gradients.ipynb differs"]
-    monkeypatch.setattr(build.release, "out_of_date", lambda: stale)
+    stale = ["notebooks/dl_software/01_numpy_gradients.ipynb differs", "run `make release`"]
+    monkeypatch.setattr(build, "release_out_of_date", lambda: stale)
     out = tmp_path / "autograder.zip"
     assert build.main(["--notebooks", "01_numpy_gradients", "--out", str(out)]) == 1
     printed = capsys.readouterr().out
     assert stale[0] in printed and "make release" in printed and not out.exists()
+
+
+def test_the_build_asks_the_release_check_and_believes_no_silent_failure(monkeypatch, tmp_path):
+    """Is the committed release current by the check the build runs, are the differences a
+    stale release prints passed on, and is a check that fails without saying why an error
+    rather than 'up to date'?"""
+    assert build.release_out_of_date() == []
+    fake = tmp_path / "python"
+    for body, expected in (
+        ("echo 'a differs'; echo 'run make release'; exit 1", ["a differs"]),
+        ("exit 1", RuntimeError),
+        ("echo boom >&2; exit 2", RuntimeError),
+    ):
+        fake.write_text(f"#!/bin/sh\n{body}\n")
+        fake.chmod(0o755)
+        monkeypatch.setattr(build.sys, "executable", str(fake))
+        if expected is RuntimeError:
+            with pytest.raises(RuntimeError, match="checking the release failed"):
+                build.release_out_of_date()
+        else:
+            assert build.release_out_of_date()[:1] == expected
 
 
 def test_the_zip_holds_the_scripts_and_only_what_grading_needs(tmp_path):
