@@ -26,11 +26,18 @@ from autograder.course import SOLUTIONS, notebook_names  # noqa: E402
 IMPORT = "import time; t = time.perf_counter(); import cs231n_utils; print(time.perf_counter() - t)"
 
 
-def execute_seconds(path: Path) -> float:
-    nb = nbformat.read(path, as_version=4)
+def execute_seconds(
+    path: Path, nb: nbformat.NotebookNode | None = None, timeout: float = 600
+) -> float:
+    """Seconds to run the notebook at `path` (or `nb`, a changed copy of it, from its folder)
+    top to bottom in a fresh kernel, kernel start included; a cell may run `timeout` s."""
+    nb = nbformat.read(path, as_version=4) if nb is None else nb
     start = time.perf_counter()
     NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     return time.perf_counter() - start
 

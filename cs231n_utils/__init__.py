@@ -21,6 +21,7 @@ _SUBMODULES = (
     "paths",
     "seeding",
     "submit",
+    "threads",
     "timing",
 )
 

@@ -202,3 +202,36 @@ def test_a_folder_bound_from_under_tmp_is_reachable(tmp_path_factory):
     finally:
         shutil.rmtree(base)
     assert out.status == "ok" and out.stdout == "readable\n", out
+
+
+def test_a_graded_kernel_runs_one_thread_per_pool_whatever_the_notebook_asks(kernel):
+    """Does a notebook's limit_threads() in a graded kernel keep the grader's ceiling of one
+    thread (a worker grades one notebook per core), and does NumPy's BLAS load with one?"""
+    out = kernel.run(
+        "from cs231n_utils.threads import limit_threads\n"
+        "print(limit_threads(4, quiet=True))\n"
+        "import numpy\nfrom threadpoolctl import threadpool_info\n"
+        "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))"
+    )
+    assert out.status == "ok", out
+    assert out.stdout.splitlines() == ["1", "[1]"], out.stdout
+
+
+def test_a_dead_iopub_socket_ends_the_cell_at_once_and_the_kernel_comes_back(kernel):
+    """When the socket the grader reads a cell's output from fails (closed under it), is the
+    cell over at the first failed read, as a dead kernel is, instead of retried until the
+    cell's time limit (a busy loop on the grader's CPU), and does the next cell run?"""
+    reads = []
+    client = kernel.kc
+    real = client.get_iopub_msg
+
+    def counted(*args, **kwargs):
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    client.get_iopub_msg = counted
+    kernel._close_monitor()  # the connection monitor watches this socket
+    client.iopub_channel.socket.close(linger=0)
+    out = kernel.run("import time\ntime.sleep(3)\nprint('slept')")
+    assert out.status == "died" and len(reads) == 1, (out, len(reads))
+    assert kernel.kc is not client and kernel.run("print('back')").stdout == "back\n"

@@ -53,6 +53,11 @@ from autograder.grading.names import file_stem
 from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation, bwrap_command
 from autograder.grading.slots import hold_slot
 from autograder.grading.uids import kill_uid
+from cs231n_utils.threads import POOL_VARIABLES, WAIT_VARIABLES
+
+# One thread per pool in every graded kernel (a worker grades one notebook at a time, and
+# --workers is sized to the cores): a notebook's own limit_threads() keeps this ceiling.
+ONE_THREAD = dict.fromkeys(POOL_VARIABLES, "1") | WAIT_VARIABLES
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 
@@ -121,7 +126,7 @@ class SandboxedKernel:
                 "--chdir", "/tmp",
                 "--setenv", "HOME", "/tmp",
                 "--setenv", "CS231N_DATA", str(REPO_ROOT / "data"),
-                "--setenv", "OMP_NUM_THREADS", "1",
+                *(a for k, v in ONE_THREAD.items() for a in ("--setenv", k, v)),
                 "--setenv", "MPLBACKEND", "agg",
                 "--unsetenv", "JPY_PARENT_PID",  # the grader's pid is invisible in here
                 "--",
@@ -195,7 +200,7 @@ class SandboxedKernel:
 
     def _plain_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
-        env.update(OMP_NUM_THREADS="1", MPLBACKEND="agg", CS231N_DATA=str(REPO_ROOT / "data"))
+        env.update(ONE_THREAD, MPLBACKEND="agg", CS231N_DATA=str(REPO_ROOT / "data"))
         return env
 
     def _uid_env(self) -> dict[str, str]:
@@ -203,7 +208,7 @@ class SandboxedKernel:
         other variables (a token in the environment would be the student's to read)."""
         keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "PYDEVD_DISABLE_FILE_VALIDATION")
         env = {k: os.environ[k] for k in keep if k in os.environ}
-        env.update(HOME=str(self.work), TMPDIR=str(self.work), OMP_NUM_THREADS="1")
+        env.update(ONE_THREAD, HOME=str(self.work), TMPDIR=str(self.work))
         return {**env, "MPLBACKEND": "agg", "CS231N_DATA": str(REPO_ROOT / "data")}
 
     def kill(self) -> None:
@@ -275,7 +280,10 @@ class SandboxedKernel:
                 if self._replied(msg_id):  # its idle status was lost in a flood
                     return self._checked(outcome)
                 continue
-            except Exception:  # a bad signature, a header that is not JSON: dropped
+            except zmq.ZMQError:  # the socket itself failed: nothing more comes on it, and
+                # retrying would spin until the deadline; a fresh kernel gets fresh sockets
+                return self._after_failure(outcome, "died", ooms)
+            except Exception:  # a bad signature, a header that is not JSON: that message dropped
                 fail(outcome, MALFORMED)
                 continue
             try:
