@@ -44,14 +44,19 @@ def without_limit(path: Path) -> nbformat.NotebookNode:
 
 
 class Hogs:
-    """`count` processes that each spin on a CPU while the block runs."""
+    """`count` processes that each spin on a CPU while the block runs, each in a session of
+    its own as independent programs are. Linux with autogroup scheduling (the default on
+    desktop and many server kernels) shares the CPUs fairly between sessions, not threads:
+    hogs started in this script's session would together count as one program against the
+    kernel (Jupyter starts each kernel in a new session), and the machine would look half as
+    busy as two other users' programs make it."""
 
     def __init__(self, count: int):
         self.count, self.procs = count, []
 
     def __enter__(self):
         spin = [sys.executable, "-c", "while True: pass"]
-        self.procs = [subprocess.Popen(spin) for _ in range(self.count)]
+        self.procs = [subprocess.Popen(spin, start_new_session=True) for _ in range(self.count)]
         return self
 
     def __exit__(self, *exc):
