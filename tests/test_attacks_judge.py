@@ -13,10 +13,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import NEEDS_SANDBOX
 from documents import document
 
 from autograder.course import SAMPLES
-from autograder.grading import sandbox
 from autograder.grading.answers import MAX_DOCUMENT_BYTES, parse
 from autograder.grading.judge import judge
 from cs231n_utils import graded
@@ -87,8 +87,7 @@ def bombing_submission(folder) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("sandbox")
-@pytest.mark.skipif(sandbox.missing(sandbox.probe()) != [], reason="needs the sandbox")
+@NEEDS_SANDBOX
 def test_answer_bombs_leave_the_grader_small_and_cost_their_questions(tmp_path):
     """A complete notebook whose kernel hands back a 32 MiB `[],` document, a 16 MiB dict of
     `[],` and 100,000 levels of nesting for three of its five questions: does the grader
@@ -271,8 +270,7 @@ print(json.dumps({"bomb": [bomb.status, bomb.result], "after": after.stdout, "pe
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("sandbox")
-@pytest.mark.skipif(sandbox.missing(sandbox.probe()) != [], reason="needs the sandbox")
+@NEEDS_SANDBOX
 def test_a_message_of_empty_lists_leaves_the_grader_small():
     """A cell that displays 60 MB of `[], ` as JSON (under the 64 MiB message cap, 1.2 GB once
     jupyter_client decodes it): does the grader refuse to decode it, fail that cell, keep

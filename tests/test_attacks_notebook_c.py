@@ -9,10 +9,8 @@ held-out digits are out of the kernel's reach."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
+from conftest import NEEDS_SANDBOX
 
 from autograder.course import REPO_ROOT, SOLUTIONS
 from autograder.grading import convnet, judge
@@ -169,9 +167,7 @@ def test_the_hidden_tests_keep_no_held_out_labels():
             assert '"true"' not in hidden and '"at_most"' not in hidden
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("bwrap") is None, reason="needs root and bubblewrap"
-)
+@NEEDS_SANDBOX
 def test_the_kernel_cannot_read_the_graders_digits():
     """At the default isolation level, can a kernel neither open the grader's held-out file
     nor list the folder that holds it?"""

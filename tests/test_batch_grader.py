@@ -15,21 +15,14 @@ from pathlib import Path
 
 import adversarial
 import pytest
+from conftest import NEEDS_SANDBOX
 
 from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
 from autograder.grading import cgroups, sandbox
 from autograder.grading.cli import UNSAFE_FLAG
 from autograder.notebooks import hidden_lines, read
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xdist_group("sandbox"),
-]
-if sandbox.missing(sandbox.probe()):
-    # On CI the sandbox is part of what is tested (.ci/run installs bubblewrap): fail there.
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI has no grading sandbox: {sandbox.missing(sandbox.probe())}")
-    pytestmark.append(pytest.mark.skip(reason="needs root, bubblewrap and cgroup v1"))
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]
 
 GRADE = [str(Path(sys.executable).with_name("cs231n-grade"))]
 OPTIONS = ["--notebooks", adversarial.NOTEBOOK, "--workers", "2", "--no-progress"]

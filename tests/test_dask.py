@@ -16,17 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_SANDBOX
 from lab_server import free_port
 
 from autograder.course import SAMPLES
-from autograder.grading import sandbox
 
 pytestmark = [pytest.mark.xdist_group("dask")]
-CLUSTER_MARKS = [pytest.mark.slow]  # the tests that grade on a cluster, in the sandbox
-if sandbox.missing(sandbox.probe()):
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI has no grading sandbox: {sandbox.missing(sandbox.probe())}")
-    CLUSTER_MARKS.append(pytest.mark.skip(reason="needs root, bubblewrap and cgroup v1"))
+CLUSTER_MARKS = [pytest.mark.slow, NEEDS_SANDBOX]  # the tests that grade on a cluster
 
 
 def on_a_cluster(test):

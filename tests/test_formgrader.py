@@ -15,10 +15,10 @@ from pathlib import Path
 
 import lab_server
 import pytest
+from conftest import NEEDS_SANDBOX
 from lab_server import free_port
 
 from autograder.course import ASSIGNMENT, REPO_ROOT, SAMPLES
-from autograder.grading import sandbox
 
 NOTEBOOK = "01_numpy_gradients"
 STUDENT = "partly_wrong"
@@ -30,9 +30,7 @@ ROSTER = "id,first_name,last_name,email\n" + "".join(
     for s in ("complete", "partly_wrong", "untouched")
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("formgrader")]
-if sandbox.missing(sandbox.probe()):
-    pytestmark.append(pytest.mark.skip(reason="grading needs root, bubblewrap and cgroup v1"))
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("formgrader"), NEEDS_SANDBOX]
 
 
 def grade(out: Path, roster: Path) -> subprocess.CompletedProcess:

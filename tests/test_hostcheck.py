@@ -6,25 +6,19 @@ view, so that the checks can fail."""
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_SANDBOX
 
 from autograder.course import REPO_ROOT
 from autograder.grading import cli, hostcheck, sandbox
 from autograder.grading.messages import Limits
 from autograder.grading.sandbox import Isolation
 
-pytestmark = [
-    pytest.mark.xdist_group("sandbox"),  # with the other kernels' tests: uids are shared
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("bwrap") is None,
-        reason="needs root and bubblewrap (.ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]  # real kernels, at every level
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64)
 # Places every host has (or this test run makes), whose canaries the tests look for. Where
 # the checkout sits in one of them (a clone in /tmp), the folder beside it is that place, and

@@ -5,7 +5,6 @@ protect really unprotected (so that the report says the truth)?"""
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import tempfile
@@ -13,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_SANDBOX
 from test_kernel import loopback
 
 from autograder.course import REPO_ROOT, SAMPLES
@@ -20,13 +20,7 @@ from autograder.grading import cli, sandbox, uids
 from autograder.grading.kernel import Limits, SandboxedKernel
 from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation
 
-pytestmark = [
-    pytest.mark.xdist_group("sandbox"),  # with the other kernels' tests: uids are shared
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("bwrap") is None,
-        reason="needs root and bubblewrap (.ci/run installs it)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]  # real kernels, at every level
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64, cell_timeout_s=10)
 # The parts of a checkout no kernel at `uid` may read (uids.protected_paths), one file each.
 PARTS = [

@@ -13,18 +13,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_SANDBOX
 
 from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading import sandbox
 from autograder.grading.kernel import Limits, SandboxedKernel
 
-pytestmark = [
-    pytest.mark.xdist_group("sandbox"),  # with the batch grader's tests: uids are shared
-    pytest.mark.skipif(
-        sandbox.missing(sandbox.probe()) != [],
-        reason="needs root, bubblewrap and cgroup v1 (.ci/run installs bubblewrap)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]  # real kernels in the sandbox
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,10 @@ from queue import Empty
 
 import nbformat
 import pytest
+from conftest import NEEDS_SANDBOX
 
 from autograder.course import SAMPLES
-from autograder.grading import collect, jobs, outputs, rules, sandbox
+from autograder.grading import collect, jobs, outputs, rules
 from autograder.grading.jobs import Settings, StudentJob
 from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
 from autograder.grading.names import file_stem
@@ -329,8 +330,7 @@ print(json.dumps({"flood": [flood.status, flood.error, flood.result], "after": a
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("sandbox")
-@pytest.mark.skipif(sandbox.missing(sandbox.probe()) != [], reason="needs the sandbox")
+@NEEDS_SANDBOX
 def test_a_flood_of_huge_messages_leaves_the_grader_small():
     """Does a cell that displays 8 messages of 100 MB each (over the 64 MiB cap) fail with the
     grader's reason and keep nothing (its question would score 0), while the grader process

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -15,16 +14,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_SANDBOX
 
 from autograder.course import ASSIGNMENT, SAMPLES
-from autograder.grading import sandbox
 from autograder.scores import notebook_maxima
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox")]
-if sandbox.missing(sandbox.probe()):
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI has no grading sandbox: {sandbox.missing(sandbox.probe())}")
-    pytestmark.append(pytest.mark.skip(reason="needs root, bubblewrap and cgroup v1"))
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]
 
 NOTEBOOK = "01_numpy_gradients"
 GRADE = [str(Path(sys.executable).with_name("cs231n-grade"))]
