@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -210,6 +211,37 @@ def test_a_graded_kernel_runs_one_thread_per_pool_whatever_the_notebook_asks(ker
     )
     assert out.status == "ok", out
     assert out.stdout.splitlines() == ["1", "[1]"], out.stdout
+
+
+def test_a_kernel_killed_mid_cell_ends_it_without_the_grader_spinning(kernel):
+    """When the kernel dies while a cell runs (a child of its own kills it with SIGKILL after
+    a second), is the cell over as "died" well before its time limit, having read the dead
+    kernel's socket a few times per second at most (a busy loop reads it thousands of times
+    and burns the grader's CPU), and does the next cell run in a new kernel?"""
+    reads = []
+    client = kernel.kc
+    real = client.get_iopub_msg
+
+    def counted(*args, **kwargs):
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    client.get_iopub_msg = counted
+    cpu, start = time.process_time(), time.monotonic()
+    out = kernel.run(
+        "import os, signal, time\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(1)\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    os._exit(0)\n"
+        "time.sleep(60)"
+    )
+    wall, cpu = time.monotonic() - start, time.process_time() - cpu
+    assert out.status == "died", out
+    assert wall < kernel.limits.cell_timeout_s, wall  # noticed before the time limit
+    assert len(reads) <= 10 + 5 * wall, (len(reads), wall, cpu)
+    client.get_iopub_msg = real
+    assert kernel.run("print('back')").stdout == "back\n"
 
 
 def test_a_dead_iopub_socket_ends_the_cell_at_once_and_the_kernel_comes_back(kernel):
