@@ -14,6 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from autograder.course import RELEASE, SAMPLES, notebook_names
 from autograder.grading import submissions
 from autograder.notebooks import read
+from cs231n_utils import notebook_checks as checks
 from cs231n_utils import submit
 
 NB01 = "01_numpy_gradients.ipynb"
@@ -29,9 +30,9 @@ def as_run(nb):
 
 
 def report_for(nb, allow_unfinished=False):
-    report = submit.Report(NB01)
-    submit.check_cells(nb, submit.release_cells()[NB01], report, allow_unfinished)
-    submit.check_run_order(nb, report)
+    report = checks.Report(NB01)
+    checks.check_cells(nb, submit.release_cells()[NB01], report, allow_unfinished)
+    checks.check_run_order(nb, report)
     return report
 
 
@@ -96,8 +97,8 @@ def test_huge_output_is_warned_about(tmp_path):
     cell.outputs = [new_output("stream", name="stdout", text="x" * (2 * 2**20))]
     path = tmp_path / NB01
     nbformat.write(nb, path)
-    report = submit.Report(NB01, path)
-    submit.check_output_sizes(nb, path, report)
+    report = checks.Report(NB01, path)
+    checks.check_output_sizes(nb, path, report)
     assert report.problems == [] and any("MB of output" in w for w in report.warnings)
 
 
@@ -105,8 +106,8 @@ def test_huge_output_is_warned_about(tmp_path):
 def test_unsaved_or_broken_files_are_refused(tmp_path, text):
     path = tmp_path / NB01
     path.write_text(text)
-    report = submit.Report(NB01, path)
-    assert submit.read_saved(path, report) is None and len(report.problems) == 1
+    report = checks.Report(NB01, path)
+    assert checks.read_saved(path, report) is None and len(report.problems) == 1
 
 
 def test_student_id_order(monkeypatch):
@@ -149,9 +150,9 @@ def test_fresh_run_catches_a_cell_that_only_worked_out_of_order(tmp_path):
     nb = saved_run(["x = 1", "print(x + deleted_variable)", "raise ValueError('seen')"])
     nb.cells[2].outputs = [new_output("error", ename="ValueError", evalue="seen", traceback=[])]
     nb.cells[2].metadata["nbgrader"] = {"grade_id": "t", "grade": True}
-    fresh = submit.rerun(nb, tmp_path)
-    report = submit.Report("x.ipynb")
-    submit.compare_runs(nb, fresh, report, {"t": 3})
+    fresh = checks.rerun(nb, tmp_path)
+    report = checks.Report("x.ipynb")
+    checks.compare_runs(nb, fresh, report, {"t": 3})
     assert len(report.problems) == 1
     assert "cell 2 `print(x + deleted_variable)` ran without error" in report.problems[0]
     assert "NameError" in report.problems[0]
@@ -164,7 +165,7 @@ def test_fresh_run_catches_a_cell_that_only_worked_out_of_order(tmp_path):
 def executed_complete(tmp_path_factory):
     """The complete sample of notebook 01, run top to bottom and saved, as a student would."""
     folder = tmp_path_factory.mktemp("student")
-    nb = submit.rerun(read(SAMPLES / "complete" / NB01), folder)
+    nb = checks.rerun(read(SAMPLES / "complete" / NB01), folder)
     nbformat.write(nb, folder / NB01)
     return folder / NB01
 
@@ -223,11 +224,11 @@ def test_every_reason_is_one_line_and_never_empty():
     from nbclient.exceptions import CellExecutionError
 
     cell = CellExecutionError("Traceback ...\nlong", "NameError", "name 'x' is not defined\nmore")
-    assert submit.one_line(cell) == "NameError: name 'x' is not defined"
-    assert submit.one_line(RuntimeError("")) == "RuntimeError"
-    assert submit.one_line(TimeoutError("A cell timed out\nafter 600 s")) == "A cell timed out"
+    assert checks.one_line(cell) == "NameError: name 'x' is not defined"
+    assert checks.one_line(RuntimeError("")) == "RuntimeError"
+    assert checks.one_line(TimeoutError("A cell timed out\nafter 600 s")) == "A cell timed out"
     saved = new_code_cell("x", outputs=[new_output("error", ename="ValueError", evalue="")])
-    assert submit._error(saved) == "ValueError"
+    assert checks._error(saved) == "ValueError"
 
 
 def test_only_named_or_changed_notebooks_are_run_again(tmp_path):
@@ -237,13 +238,13 @@ def test_only_named_or_changed_notebooks_are_run_again(tmp_path):
     for name in names:
         (tmp_path / name).write_text("{}")
     assert submit.to_run(names, False, tmp_path, None) == set(names)  # never checked
-    reports = [submit.Report(n, tmp_path / n) for n in names]
+    reports = [checks.Report(n, tmp_path / n) for n in names]
     submit.remember_checked(tmp_path, reports)
     assert submit.to_run(names, False, tmp_path, None) == set()
     (tmp_path / "02_b.ipynb").write_text('{"changed": 1}')
     assert submit.to_run(names, False, tmp_path, None) == {"02_b.ipynb"}
     assert submit.to_run(["01_a.ipynb"], True, tmp_path, None) == {"01_a.ipynb"}
     assert submit.to_run(names, False, tmp_path, True) == set(names)
-    failed = submit.Report("02_b.ipynb", tmp_path / "02_b.ipynb", problems=["x"])
+    failed = checks.Report("02_b.ipynb", tmp_path / "02_b.ipynb", problems=["x"])
     submit.remember_checked(tmp_path, [failed])  # a failed check is not remembered
     assert submit.to_run(names, False, tmp_path, None) == {"02_b.ipynb"}
