@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -33,10 +34,12 @@ ROSTER = "id,first_name,last_name,email\n" + "".join(
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("formgrader"), NEEDS_SANDBOX]
 
 
-def grade(out: Path, roster: Path) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).with_name("cs231n-grade")), str(SAMPLES), "--out",
+def grade(
+    out: Path, roster: Path | None, *extra: str, submissions: Path = SAMPLES
+) -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).with_name("cs231n-grade")), str(submissions), "--out",
                str(out), "--notebooks", NOTEBOOK, "--workers", "2", "--no-progress",
-               "--roster", str(roster)]  # fmt: skip
+               *(["--roster", str(roster)] if roster else []), *extra]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return run
@@ -69,8 +72,6 @@ def server(graded):
 
 @pytest.fixture(scope="module")
 def page(server):
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium")
@@ -152,3 +153,25 @@ def test_hand_grading_in_formgrader_round_trips(graded, server, page):
     assert "1.5 / 2" in feedback and "Right idea; say why the tape is rebuilt." in feedback
     page.goto(f"file://{out / 'feedback' / f'{STUDENT}.html'}")
     page.screenshot(path=str(ARTIFACTS / "4-feedback.png"), full_page=True)
+
+
+def test_after_a_term_formgrader_lists_each_student_once_by_name(graded, server, page):
+    """The rest of a term on the same folder: a rerun without the roster, a late folder, a
+    forced regrade of two. Does formgrader's student list (in the browser) still show each
+    student once, under the roster's name, and the late student beside them?"""
+    out, _ = graded
+    late = out.parent / "late" / "late_one"
+    late.mkdir(parents=True)
+    shutil.copyfile(SAMPLES / "complete" / f"{NOTEBOOK}.ipynb", late / f"{NOTEBOOK}.ipynb")
+    grade(out, None)
+    grade(out, None, submissions=late.parent)
+    forced = grade(out, None, "--students", "complete", "partly_wrong", "--force")
+    assert "complete" in forced.stdout and "partly_wrong" in forced.stdout
+    page.goto(f"{server}/formgrader/manage_students")
+    page.wait_for_selector("td.id:has-text('late_one')", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "5-students-after-the-term.png"))
+    ids = sorted(page.locator("td.id").all_inner_texts())
+    assert ids == ["complete", "late_one", "partly_wrong", "untouched"], ids
+    names = page.locator("td.name").all_inner_texts()
+    for student in ("complete", "partly_wrong", "untouched"):
+        assert names.count(f"Sample, {student.title().replace('_', '')}") == 1, names
