@@ -9,10 +9,12 @@ import csv
 import textwrap
 
 import nbformat
+import pytest
 
 from autograder import similarity
 from autograder.course import RELEASE
 from autograder.grading.autograded import autograded_path
+from autograder.grading.cli import parse
 from autograder.notebooks import grade_id, read
 from autograder.report import report
 from autograder.results import NotebookResult, Status
@@ -248,3 +250,13 @@ def test_the_report_says_when_no_pair_reached_the_threshold_or_none_was_computed
     results = [NotebookResult("ana", NOTEBOOK, Status.OK, "key")]
     assert "No pair of students reached the threshold" in report(results, [], 0.8)
     assert "was not computed in this run" in report(results, None, 0.8)
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.2"])
+def test_a_threshold_outside_0_to_1_is_refused(value, capsys):
+    """Does --similarity-threshold refuse a value that could never or always flag?"""
+    with pytest.raises(SystemExit):
+        parse(["CLASS", "--out", "OUT", "--similarity-threshold", value])
+    assert "--similarity-threshold" in capsys.readouterr().err
+    assert parse(["CLASS", "--out", "OUT"]).similarity_threshold is None  # the default: 0.8
+    assert parse(["CLASS", "--out", "OUT", "--similarity-threshold", "0.6"]).similarity_threshold
