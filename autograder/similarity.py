@@ -34,8 +34,12 @@ import tokenize
 import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from autograder.course import RELEASE
 from autograder.grading.autograded import autograded_path
@@ -51,9 +55,10 @@ COMMON_FRACTION = 0.1  # a fingerprint more than this fraction of the class hold
 COMMON_FLOOR = 10  # ... but one held by at most this many students always counts (Moss's -m)
 REPORT_PAIRS = 200  # report.html shows the most similar pairs; similarity.csv lists them all
 FIELDS = ("notebook", "student_a", "student_b", "similarity", "shared", "cells")
+_POWERS = np.array([pow(1_000_003, i, 2**64) for i in range(K - 1, -1, -1)], dtype=np.uint64)
 _ROUGH = re.compile(r"'[^']*'|\"[^\"]*\"|[A-Za-z_]\w*|\d[\w.]*|\S")
 
-Print = tuple[str, tuple[int, ...]]  # a fingerprint's place: grade_id, source lines (from 1)
+Place = tuple[str, tuple[int, ...]]  # where a fingerprint is: grade_id, source lines (from 1)
 
 
 @dataclass
@@ -85,7 +90,8 @@ def _symbol(kind: int, text: str) -> str | None:
     return None  # comments, newlines, indentation: layout, not code
 
 
-def tokens(source: str) -> list[tuple[str, int]]:
+@lru_cache(maxsize=4096)  # a class's untouched cells are the same text
+def tokens(source: str) -> tuple[tuple[str, int], ...]:
     """The normalised tokens of `source` as (symbol, line number from 1). Source Python
     cannot tokenize (a half-written answer) is split roughly, line by line."""
     found, depth = [], 0  # depth: inside an f-string (Python 3.12 tokenizes its parts)
@@ -107,29 +113,25 @@ def tokens(source: str) -> list[tuple[str, int]]:
                 kind = tokenize.NAME if word[0].isalpha() or word[0] == "_" else tokenize.OP
                 kind = tokenize.NUMBER if word[0].isdigit() else kind
                 found.append((_symbol(tokenize.STRING if word[0] in "'\"" else kind, word), number))
-    return found
+    return tuple(found)
 
 
-def kgrams(found: list[tuple[str, int]]) -> list[tuple[int, tuple[int, ...]]]:
-    """(hash, lines) of each run of K tokens. The hash is the same in every process (crc32 of
-    each symbol, then the tuple of ints, which Python does not salt)."""
-    codes = [zlib.crc32(symbol.encode()) for symbol, _ in found]
-    lines = [line for _, line in found]
-    return [
-        (hash(tuple(codes[i : i + K])), tuple(sorted(set(lines[i : i + K]))))
-        for i in range(len(found) - K + 1)
-    ]
+def kgrams(found: list[tuple[str, int]]) -> np.ndarray:
+    """The hash of each run of K tokens (uint64), the same in every process: a polynomial in
+    the crc32 of each symbol, wrapping modulo 2**64."""
+    if len(found) < K:
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.array([zlib.crc32(symbol.encode()) for symbol, _ in found], dtype=np.uint64)
+    return sliding_window_view(codes, K) @ _POWERS
 
 
-def winnow(hashes: list[int]) -> list[int]:
+def winnow(hashes: np.ndarray) -> np.ndarray:
     """Positions of the fingerprints: in every window of W hashes the smallest, the rightmost
     on a tie (robust winnowing); one position for fewer than W hashes."""
-    chosen = set()
-    for i in range(max(1, len(hashes) - W + 1)):
-        window = hashes[i : i + W]
-        if window:
-            chosen.add(i + len(window) - 1 - window[::-1].index(min(window)))
-    return sorted(chosen)
+    if len(hashes) <= W:
+        return np.array([len(hashes) - 1 - int(np.argmin(hashes[::-1]))] if len(hashes) else [])
+    rightmost = W - 1 - np.argmin(sliding_window_view(hashes, W)[:, ::-1], axis=1)
+    return np.unique(rightmost + np.arange(len(hashes) - W + 1))
 
 
 def starter_lines(release: dict) -> dict[str, set[str]]:
@@ -144,7 +146,7 @@ def starter_lines(release: dict) -> dict[str, set[str]]:
 def release_hashes(release: dict) -> set[int]:
     """Every k-gram hash of the release's code, answers' stubs and tests alike."""
     code = [_source(c) for c in release["cells"] if c["cell_type"] == "code"]
-    return {digest for source in code for digest, _ in kgrams(tokens(source))}
+    return {digest for source in code for digest in kgrams(tokens(source)).tolist()}
 
 
 def answers(notebook: dict) -> dict[str, str]:
@@ -159,21 +161,22 @@ def answers(notebook: dict) -> dict[str, str]:
 def fingerprints(cells: dict[str, str], starter: dict[str, set[str]], release: set[int]):
     """{hash: [places]} of one student's own code in one notebook: starter lines dropped,
     hashes the release holds left out."""
-    found: dict[int, list[Print]] = defaultdict(list)
+    found: dict[int, list[Place]] = defaultdict(list)
     for gid, source in cells.items():
         stub = starter.get(gid, set())
         lines = source.split("\n")
         own = [(s, n) for s, n in tokens(source) if lines[n - 1].strip() not in stub]
         grams = kgrams(own)
-        for position in winnow([h for h, _ in grams]):
-            digest, where = grams[position]
+        for position in winnow(grams).tolist():
+            digest = int(grams[position])
             if digest not in release:
+                where = tuple(sorted({n for _, n in own[position : position + K]}))
                 found[digest].append((gid, where))
     return dict(found)
 
 
 def compare(notebook: str, code: dict[str, dict[str, str]], release: dict, threshold: float):
-    """The pairs of students at or above `threshold` in one notebook, most similar first.
+    """The pairs of students at or above `threshold` in one notebook.
     `code` is {student: {grade_id: source}} (answers()); `release` the release notebook."""
     starter, known = starter_lines(release), release_hashes(release)
     prints = {s: fingerprints(cells, starter, known) for s, cells in code.items()}
@@ -196,7 +199,7 @@ def compare(notebook: str, code: dict[str, dict[str, str]], release: dict, thres
             both = (prints[a].keys() & prints[b].keys()) - common
             cells = side_by_side(code[a], code[b], prints[a], prints[b], both)
             pairs.append(Pair(notebook, a, b, similarity, count, cells))
-    return sorted(pairs, key=lambda p: (-p.similarity, -p.shared, p.student_a, p.student_b))
+    return pairs
 
 
 def side_by_side(cells_a, cells_b, prints_a, prints_b, both: set[int]) -> list[SharedCell]:
@@ -232,20 +235,7 @@ def similar_pairs(results: list[NotebookResult], out: Path, threshold: float = T
     for notebook in sorted(code):
         release = read(RELEASE / f"{notebook}.ipynb")
         pairs += compare(notebook, code[notebook], release, threshold)
-    return sorted(pairs, key=lambda p: (-p.similarity, p.notebook, p.student_a, p.student_b))
-
-
-def write_similarity(pairs: list[Pair], path: Path) -> Path:
-    """similarity.csv: one row per pair (FIELDS), `cells` the grade ids joined by ';'."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(FIELDS)
-    for p in pairs:
-        cells = ";".join(c.grade_id for c in p.cells)
-        row = [p.notebook, p.student_a, p.student_b, f"{p.similarity:.3f}", p.shared, cells]
-        writer.writerow(row)
-    atomic_write(path, buffer.getvalue())
-    return path
+    return sorted(pairs, key=lambda p: (-p.similarity, -p.shared, p.notebook, p.student_a))
 
 
 def _source(cell) -> str:
@@ -253,7 +243,7 @@ def _source(cell) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def threshold(text: str) -> float:
+def parse_threshold(text: str) -> float:
     """--similarity-threshold's value: a number above 0 and at most 1, else ValueError."""
     value = float(text)
     if not 0 < value <= 1:
@@ -262,7 +252,16 @@ def threshold(text: str) -> float:
 
 
 def write_similar(results: list[NotebookResult], out: Path, threshold: float) -> list[Pair]:
-    """OUT/similarity.csv written from the copies in OUT; its pairs returned, for the report."""
+    """OUT/similarity.csv, one row per pair (FIELDS; `cells` the grade ids joined by ';'),
+    from the copies in OUT; its pairs returned, for the report."""
     pairs = similar_pairs(results, out, threshold)
-    write_similarity(pairs, out / "similarity.csv")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(FIELDS)
+    for p in pairs:
+        cells = ";".join(c.grade_id for c in p.cells)
+        writer.writerow(
+            [p.notebook, p.student_a, p.student_b, f"{p.similarity:.3f}", p.shared, cells]
+        )
+    atomic_write(out / "similarity.csv", buffer.getvalue())
     return pairs

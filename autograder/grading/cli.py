@@ -96,7 +96,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--due", metavar="ISO8601", help="due date, e.g. 2026-03-14T23:59+00:00")
     parser.add_argument("--late-policy", metavar="P/day[,zero-after=D]", help="default none")
     parser.add_argument("--output-mode", metavar="OCTAL", help="outputs' file mode (default 640)")
-    parser.add_argument("--similarity-threshold", type=similarity.threshold, metavar="S",
+    parser.add_argument("--similarity-threshold", type=similarity.parse_threshold, metavar="S",
                         help="report students this alike (0 to 1; default 0.8)")  # fmt: skip
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
