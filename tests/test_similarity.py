@@ -13,6 +13,7 @@ import pytest
 
 from autograder import similarity
 from autograder.course import RELEASE
+from autograder.grading import outputs
 from autograder.grading.autograded import autograded_path
 from autograder.grading.cli import parse
 from autograder.notebooks import grade_id, read
@@ -250,6 +251,18 @@ def test_the_report_says_when_no_pair_reached_the_threshold_or_none_was_computed
     results = [NotebookResult("ana", NOTEBOOK, Status.OK, "key")]
     assert "No pair of students reached the threshold" in report(results, [], 0.8)
     assert "was not computed in this run" in report(results, None, 0.8)
+
+
+def test_a_failure_to_compare_is_reported_not_raised(tmp_path, capsys):
+    """When similarity.csv cannot be made (here: a notebook the course has no release of), is
+    it reported and given as None (a failed output; report.html says it was not computed)?"""
+    results = graded_out(tmp_path, {"ana": ANSWERS["ana"]})
+    results.append(NotebookResult("ana", "99_no_such_notebook", Status.OK, "key"))
+    autograded_path(tmp_path, "ana", "99_no_such_notebook").write_text("{}")
+    assert outputs._similar(results, tmp_path, similarity.THRESHOLD) is None
+    assert "could not write similarity.csv" in capsys.readouterr().out
+    assert outputs._similar(results[:1], tmp_path, similarity.THRESHOLD) == []
+    assert (tmp_path / "similarity.csv").read_text().strip() == ",".join(similarity.FIELDS)
 
 
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.2"])
