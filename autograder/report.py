@@ -1,5 +1,6 @@
 """report.html: the class at a glance, for the instructor: per question a histogram of the
-points, the statistics of question_stats.csv, and who lost points there and why.
+points, the statistics of question_stats.csv, and who lost points there and why; then the
+pairs of students whose own code is alike (similarity.py), their cells side by side.
 
 Readable at 300 students: each question is one small histogram and a line of numbers; the
 names sit in a collapsed list. The page is one file (the histograms are PNGs embedded as data
@@ -20,6 +21,7 @@ import jinja2
 from autograder.exports import failure_reason
 from autograder.results import NotebookResult, QuestionResult, Status
 from autograder.scores import MAX_COVERS, notebook_maxima, position
+from autograder.similarity import REPORT_PAIRS, THRESHOLD, Pair
 from cs231n_utils.files import atomic_write
 
 PAGE = jinja2.Environment(autoescape=True).from_string("""<!DOCTYPE html>
@@ -30,6 +32,9 @@ body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; 
      border-bottom: 1px solid #ddd; padding: .5rem 0; }
 .q img { width: 16rem; } .num { font-variant-numeric: tabular-nums; }
 details { font-size: .9rem; } li { margin: .1rem 0; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.pair pre { overflow-x: auto; background: #f6f6f6; padding: .4rem; margin: 0; }
+mark { background: #ffe08a; }
 </style></head><body>
 <h1>Grading report</h1>
 <p class="num">{{ students }} students, {{ notebooks }} notebooks. Autograded total: mean
@@ -52,6 +57,36 @@ has scored them.</p>
 </div>
 {% endfor %}
 {% endfor %}
+<h2 id="similarity">Similar code</h2>
+{% if similar is none %}
+<p>The similarity of students' code was not computed in this run (the terminal says why).</p>
+{% else %}
+<p>Pairs of students whose own code in a notebook is at least {{ "%g"|format(threshold) }}
+similar (similarity.csv lists them all). <b>Similarity is a lead for a human to read, not a
+verdict</b>: short exercises, a shared study group or the same tutorial make honest code alike.
+Compared: each student's answer cells, without the release's starter lines, comments, layout
+or names (renaming hides nothing); code the release holds and idioms many students share do
+not count. Similarity is the fraction of the smaller side's fingerprints the other also holds;
+a student with too little code of their own is not compared.</p>
+{% if not similar %}<p>No pair of students reached the threshold.</p>{% endif %}
+{% if similar|length > shown %}<p>The {{ shown }} most similar of {{ similar|length }} pairs are
+shown here.</p>{% endif %}
+{% for p in similar[:shown] %}
+<details><summary class="num">{{ p.notebook }}: {{ p.student_a }} and {{ p.student_b }},
+similarity {{ "%.2f"|format(p.similarity) }} ({{ p.shared }} shared fingerprints)</summary>
+{% for cell in p.cells %}
+<h4>{{ cell.grade_id }}</h4>
+<div class="pair">
+{% for student, lines in ((p.student_a, cell.a), (p.student_b, cell.b)) %}
+<div><b>{{ student }}</b>
+<pre>{% for line, hit in lines %}{% if hit %}<mark>{{ line }}</mark>{% else %}{{ line }}{% endif %}
+{% endfor %}</pre></div>
+{% endfor %}
+</div>
+{% endfor %}
+</details>
+{% endfor %}
+{% endif %}
 </body></html>
 """)
 
@@ -108,7 +143,10 @@ def question_report(question: str, found: list[tuple[str, QuestionResult]]) -> Q
     )
 
 
-def report(results: list[NotebookResult]) -> str:
+def report(
+    results: list[NotebookResult], similar: list[Pair] | None = None, threshold: float = THRESHOLD
+) -> str:
+    """The page; `similar`: the pairs of similarity.csv, or None where they were not found."""
     by_question: dict[tuple[str, str], list[tuple[str, QuestionResult]]] = {}
     totals: dict[str, float] = {}
     for r in results:
@@ -130,10 +168,18 @@ def report(results: list[NotebookResult]) -> str:
         maximum=sum(notebook_maxima().values()),
         covers=MAX_COVERS,
         sections=sections.items(),
+        similar=similar,
+        threshold=threshold,
+        shown=REPORT_PAIRS,
     )
 
 
-def write_report(results: list[NotebookResult], out: Path) -> Path:
+def write_report(
+    results: list[NotebookResult],
+    out: Path,
+    similar: list[Pair] | None = None,
+    threshold: float = THRESHOLD,
+) -> Path:
     path = out / "report.html"
-    atomic_write(path, report(results))
+    atomic_write(path, report(results, similar, threshold))
     return path

@@ -86,7 +86,7 @@ def test_the_trusted_side_imports_nothing_that_runs_in_the_kernel():
 @pytest.mark.parametrize(
     "exporter",
     ["autograder.results", "autograder.scores", "autograder.nbgrader_course.gradebook",
-     "autograder.report", "autograder.exports",
+     "autograder.report", "autograder.exports", "autograder.similarity",
      "autograder.grading.feedback", "autograder.grading.autograded", "autograder.exports",
      "autograder.grading.outputs", "autograder.grading.layouts",
      "autograder.nbgrader_course.export", "autograder.gradescope.results"],

@@ -39,6 +39,11 @@ def write_autograded(out: Path, result: NotebookResult, path: Path | None) -> Pa
         if cell.cell_type == "code" and grade_id(cell) in verdicts and is_protected(cell):
             text = verdict_text(verdicts[grade_id(cell)], secret_lines(result.notebook))
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]
-    target = out / "autograded" / result.student_id / ASSIGNMENT / f"{result.notebook}.ipynb"
+    target = autograded_path(out, result.student_id, result.notebook)
     atomic_write(target, nbformat.writes(nb))
     return target
+
+
+def autograded_path(out: Path, student_id: str, notebook: str) -> Path:
+    """Where the hand-grading copy of a student's notebook (a file stem) is kept in OUT."""
+    return out / "autograded" / student_id / ASSIGNMENT / f"{notebook}.ipynb"

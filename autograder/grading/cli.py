@@ -27,6 +27,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from autograder import similarity
 from autograder.course import SOLUTIONS, notebook_names
 from autograder.grading import hostcheck, layouts, merge, sandbox, shipped, uids
 from autograder.grading.cgroups import remove_stale_cgroups
@@ -69,9 +70,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--references", type=Path, metavar="FILE", help="the solution's answers, "
                         "computed elsewhere (the Gradescope build): run no solution")  # fmt: skip
     parser.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: DIR/gradebook.db)")
-    parser.add_argument(
-        "--notebooks", nargs="+", metavar="NAME", help="grade only these notebooks (file stems)"
-    )
+    parser.add_argument("--notebooks", nargs="+", metavar="NAME",
+                        help="grade only these notebooks (file stems)")  # fmt: skip
     parser.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per cell")
     parser.add_argument(
         "--notebook-timeout", type=float, default=900.0, help="seconds per notebook, in all"
@@ -96,6 +96,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--due", metavar="ISO8601", help="due date, e.g. 2026-03-14T23:59+00:00")
     parser.add_argument("--late-policy", metavar="P/day[,zero-after=D]", help="default none")
     parser.add_argument("--output-mode", metavar="OCTAL", help="outputs' file mode (default 640)")
+    parser.add_argument("--similarity-threshold", type=similarity.parse_threshold, metavar="S",
+                        help="report students this alike (0 to 1; default 0.8)")  # fmt: skip
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--check-sandbox", action="store_true", help="report isolation; exit")

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import canvas, late
+from autograder import canvas, late, similarity
 from autograder.course import notebook_names
 from autograder.exports import write_exports
 from autograder.grading.autograded import write_autograded
@@ -34,7 +34,7 @@ from autograder.scores import Score, format_table, report_mismatches
 SYNCED = "results/synced.json"  # the submission each gradebook entry was last written from
 SHARED = ("scores.csv", "grades.csv", "grades_by_notebook.csv", "canvas_grades.csv",
           "gradescope_grades.csv", "question_stats.csv", "students.csv", "report.html",
-          "feedback", "autograded", "gradebook.db")  # fmt: skip
+          "similarity.csv", "feedback", "autograded", "gradebook.db")  # fmt: skip
 OUTPUT_MODE = 0o640  # files readable by the course's group (OUT's group), never by others
 
 
@@ -107,6 +107,16 @@ def _attempt(what: str, step, *args) -> bool:
     return True
 
 
+def _similar(results: list[NotebookResult], out: Path, threshold: float) -> list | None:
+    """similarity.csv written; its pairs, for report.html, or None when it failed (reported)."""
+    pairs: list = []
+
+    def step() -> None:
+        pairs.extend(similarity.write_similar(results, out, threshold))
+
+    return pairs if _attempt("similarity.csv", step) else None
+
+
 def sync_gradebook(out: Path, db_url: str, results: list[NotebookResult]) -> None:
     """The results into the gradebook; a hand grade is flagged again only where the student's
     submission changed since the gradebook was last written from it."""
@@ -163,7 +173,13 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
         written[0] and _attempt("grades.csv", gradebook.export_grades, out, db_url),
         _attempt("the statistics and exports", write_exports, results, out),
         _attempt("the feedback pages", write_feedback, results, out / "feedback", policy),
-        _attempt("report.html", write_report, results, out),
+    ]
+    threshold = getattr(args, "similarity_threshold", None)
+    threshold = similarity.THRESHOLD if threshold is None else threshold
+    similar = _similar(results, out, threshold)
+    written += [
+        similar is not None,
+        _attempt("report.html", write_report, results, out, similar, threshold),
     ]
     written.append(_attempt("the outputs' modes", share, out, getattr(args, "output_mode", None)))
     rows = scores_of(results)
@@ -172,7 +188,8 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
     students = len({r.student_id for r in results})
     print(
         f"\n{students} students in {out}: scores.csv, grades.csv, grades_by_notebook.csv, "
-        f"canvas_grades.csv, question_stats.csv, report.html, feedback/, gradebook ({db_url})"
+        f"canvas_grades.csv, question_stats.csv, report.html, similarity.csv, feedback/, "
+        f"gradebook ({db_url})"
     )
     code = 0 if all(written) else 1
     errors = [r for r in results if r.status == Status.GRADER_ERROR]
