@@ -31,6 +31,11 @@ ALTERNATIVES = [
     for name in notebook_names()
     for a in mutations.load(name, "alternative")
 ]
+UNPOINTED = [
+    pytest.param(name, m, id=f"{name}:{m.name}", marks=pytest.mark.xdist_group(name))
+    for name in notebook_names()
+    for m in mutations.load(name, "unpointed")
+]
 
 
 def graded_tests(nb) -> list[str]:
@@ -159,3 +164,18 @@ def test_a_correct_answer_written_differently_earns_full_marks(kernels, name, al
         for test in alternative.fails:  # the tests it must pass
             verdict = graded(kernel, references, test)
             assert verdict.passed, f"{test} failed with {alternative.name!r}: {verdict}"
+
+
+@pytest.mark.parametrize(("name", "mistake"), UNPOINTED)
+def test_a_mistake_no_value_shows_is_told_and_costs_nothing(kernels, name, mistake):
+    """Does a mistake that gives the same numbers (weights fed every step, a graph that grows,
+    a checkpoint loaded with weights_only=False) keep the graded tests' full marks, while the
+    check without points still reports it?"""
+    kernel, references = kernels(name)
+    assert mistake.check, f"{mistake.name!r}: no check without points named"
+    with changed_cell(kernel, mistake):
+        for test in mistake.fails:  # the graded tests it must pass
+            assert graded(kernel, references, test).passed, test
+        shown = kernel.run(kernel.source(mistake.check))
+        assert not shown.passed, f"{mistake.check} did not report {mistake.name!r}"
+        assert "CheckFailed" in (shown.error or "")

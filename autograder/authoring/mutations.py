@@ -18,6 +18,11 @@
     with = "h_pre = np.einsum('nd,dh->nh', x, w1)"
     passes = ["test_two_layer_loss", "test_two_layer_gradients"]
 
+    [[unpointed]]            # a mistake no returned value shows: no points lost, but told
+    name = "..."             # cell, replace, with as above
+    passes = ["test_checkpoint"]     # the graded tests keep full marks
+    check = "check_weights_only"     # grade_id of the check without points that must fail
+
 The test suite applies each one in a kernel that ran the solution notebook; the sample
 submission `partly_wrong` is built from some of them.
 """
@@ -46,6 +51,7 @@ class Mutation:
     fails: tuple[str, ...]
     visible_passes: bool = False
     rerun: tuple[str, ...] = ()
+    check: str = ""  # an unpointed mistake's check without points, which must report it
 
     def apply(self, source: str) -> str:
         """The cell source with this mutation's change made; MutationError if it cannot be."""
@@ -61,7 +67,9 @@ def load(notebook: str, kind: str = "mutation") -> list[Mutation]:
     """The mutations of one notebook (file name); an empty list when it has none.
 
     kind "alternative" reads the `[[alternative]]` entries instead: correct answers written
-    differently from the solution, each with `passes = [...]`, the tests it must pass."""
+    differently from the solution, each with `passes = [...]`, the tests it must pass; kind
+    "unpointed" the `[[unpointed]]` ones: mistakes that keep those tests' full marks and that
+    the check without points named by `check` reports."""
     path = MUTATIONS / f"{notebook.removesuffix('.ipynb')}.toml"
     if not path.exists():
         return []
@@ -76,6 +84,7 @@ def load(notebook: str, kind: str = "mutation") -> list[Mutation]:
             fails=tuple(entry.get("fails" if kind == "mutation" else "passes", ())),
             visible_passes=entry.get("visible_passes", False),
             rerun=tuple(entry.get("rerun", ())),
+            check=entry.get("check", ""),
         )
         for entry in entries
     ]
