@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,10 +30,18 @@ OPTIONS = ["--notebooks", adversarial.NOTEBOOK, "--workers", "2", "--no-progress
 
 
 def grade(submissions: Path, out: Path, *extra: str, timeout: float = 1800):
-    return subprocess.run(
-        [*GRADE, str(submissions), "--out", str(out), *OPTIONS, *extra],
-        capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+    """cs231n-grade's CompletedProcess, with its `pid`: the run's cgroups end in it."""
+    command = [*GRADE, str(submissions), "--out", str(out), *OPTIONS, *extra]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    run = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    run.pid = process.pid
+    return run
 
 
 def scores(out: Path) -> dict[tuple[str, str], tuple[str, str]]:
@@ -53,8 +62,22 @@ def gradebook_rows(db_url: str) -> list[tuple]:
         )
 
 
-def sandbox_processes() -> list[str]:
-    """Processes of the sandbox uids still alive."""
+def kernel_groups(pid: str) -> list[str]:
+    """The names of the graders' kernel cgroups process `pid` is in (none for a process
+    outside every grader's cgroups)."""
+    try:
+        text = (Path("/proc") / pid / "cgroup").read_text()
+    except OSError:
+        return []
+    parents = f"(?:{cgroups.V1_PARENT}|{cgroups.V2_PARENT})"
+    return re.findall(rf"/{parents}/([^/\n]+)", text)
+
+
+def sandbox_processes(grader_pid: int) -> list[str]:
+    """Processes of the sandbox uids still alive that belong to the grader run `grader_pid`
+    or to no grader at all (one that left its cgroup). Kernels of other graders (other tests
+    grading at the same time take other slots) are theirs: their cgroups end in another
+    grader's pid."""
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -62,7 +85,10 @@ def sandbox_processes() -> list[str]:
                            if line.startswith("Uid:")).split()[1])  # fmt: skip
         except (OSError, StopIteration, ValueError):
             continue
-        if uid >= sandbox.FIRST_SANDBOX_UID:
+        if uid < sandbox.FIRST_SANDBOX_UID:
+            continue
+        groups = kernel_groups(status.parent.name)
+        if not groups or any(g.endswith(f"-{grader_pid}") for g in groups):
             found.append(status.parent.name)
     return found
 
@@ -210,9 +236,16 @@ def test_feedback_explains_in_the_graders_words(attacks):
 def test_nothing_survives_grading(attacks):
     """No process of a sandbox uid is left (the daemon and the fork bomb included), and no
     scratch folder or cgroup of the run remains."""
+    run = attacks[0]
     time.sleep(1)
-    assert sandbox_processes() == []
-    assert cgroups.groups() == []  # of either version
+    assert sandbox_processes(run.pid) == []
+    ours = [
+        g
+        for g in cgroups.groups()
+        for p in g.procs_files()
+        if p.parent.name.endswith(f"-{run.pid}")
+    ]
+    assert ours == []  # of either version
 
 
 def test_interrupted_run_resumes_to_the_same_result(samples, tmp_path):
@@ -242,7 +275,7 @@ def test_interrupted_run_resumes_to_the_same_result(samples, tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "resuming: 3 of 3" in again.stdout
     assert gradebook_rows(db_url) == gradebook_rows(f"sqlite:///{samples / 'gradebook.db'}")
-    assert sandbox_processes() == []
+    assert sandbox_processes(process.pid) == []  # the killed run's kernels are gone too
 
 
 def test_a_zip_slip_archive_is_rejected_and_nothing_is_written(tmp_path):
