@@ -6,7 +6,8 @@
 nbgrader's generate_assignment does the work in a scratch course folder (so no gradebook or
 stray files land in the repository); the result is then copied over the committed files.
 Before that, the Colab badges and setup blocks are written from course.REPOSITORY into
-solutions/ and the README (autograder/authoring/colab.py), and afterwards the release's
+solutions/ and the README (autograder/authoring/colab.py), with each notebook's measured run
+time (autograder/authoring/run_times.py), and afterwards the release's
 nbgrader cells are listed in cs231n_utils/release_cells.json, which cs231n-submit compares students'
 notebooks with (students edit the release notebooks in place, so those cannot serve).
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.authoring import colab, judging
+from autograder.authoring import colab, judging, run_times
 from autograder.authoring.samples import build_samples
 from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.nbgrader_course import folder
@@ -35,11 +36,14 @@ MANIFEST = REPO_ROOT / "cs231n_utils" / "release_cells.json"
 
 
 def stamp_solutions(dest: Path) -> None:
-    """Copy solutions/ to dest with the Colab badge and setup block written into each."""
+    """Copy solutions/ to dest with the Colab badge and setup block, and the measured run
+    time (run_times.py), written into each."""
     dest.mkdir(parents=True, exist_ok=True)
+    times = run_times.measured()
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         nb = read(path)
         colab.stamp_notebook(nb, path.name)
+        run_times.stamp_notebook(nb, path.name, times)
         nbformat.write(nb, dest / path.name)
 
 
@@ -88,6 +92,7 @@ def build(dest: Path) -> None:
     build_samples(dest / "notebooks", dest / "solutions", dest / "samples")
     names = sorted(p.name for p in (dest / "notebooks").glob("*.ipynb"))
     readme = colab.stamp_readme(README.read_text(), names)
+    readme = run_times.stamp_readme(readme, run_times.measured())
     (dest / README.name).write_text(judging.stamp_readme(readme, dest / "solutions"))
     cells = json.dumps(release_cells(dest / "notebooks"), indent=1, ensure_ascii=False)
     (dest / MANIFEST.name).write_text(cells + "\n")
