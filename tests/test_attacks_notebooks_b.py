@@ -21,7 +21,7 @@ from autograder.grading.properties_b import _divergence_too_large, uniform_permu
 from autograder.notebooks import HIDDEN_MARKERS, read, strip_markers
 from notebook_kernel import NotebookKernel
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks_notebooks_b")]
 
 NOTEBOOK = "06_data_loading.ipynb"
 

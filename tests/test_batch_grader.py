@@ -23,7 +23,7 @@ from autograder.grading import cgroups, sandbox
 from autograder.grading.cli import UNSAFE_FLAG
 from autograder.notebooks import hidden_lines, read
 
-pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("batch_grader")]
 
 GRADE = [str(Path(sys.executable).with_name("cs231n-grade"))]
 OPTIONS = ["--notebooks", adversarial.NOTEBOOK, "--workers", "2", "--no-progress"]

@@ -18,7 +18,7 @@ from autograder.grading import cli, hostcheck, sandbox
 from autograder.grading.messages import Limits
 from autograder.grading.sandbox import Isolation
 
-pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]  # real kernels, at every level
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("hostcheck")]
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64)
 # Places every host has (or this test run makes), whose canaries the tests look for. Where
 # the checkout sits in one of them (a clone in /tmp), the folder beside it is that place, and

@@ -20,7 +20,7 @@ from autograder.grading import cli, sandbox, uids
 from autograder.grading.kernel import Limits, SandboxedKernel
 from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation
 
-pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]  # real kernels, at every level
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("isolation_levels")]
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64, cell_timeout_s=10)
 # The parts of a checkout no kernel at `uid` may read (uids.protected_paths), one file each.
 PARTS = [

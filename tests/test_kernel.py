@@ -20,7 +20,7 @@ from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading import sandbox
 from autograder.grading.kernel import Limits, SandboxedKernel
 
-pytestmark = [pytest.mark.slow, NEEDS_SANDBOX]  # real kernels in the sandbox
+pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("kernel")]
 
 
 @pytest.fixture(scope="module")
