@@ -98,10 +98,12 @@ def test_solution_notebook_01_passes_under_another_numpy(other_env, tmp_path, mo
     assert "OK  " in text  # the visible checks ran and passed
 
 
-def test_helper_unit_tests_pass_under_another_numpy(other_env):
+def test_helper_unit_tests_pass_under_another_numpy(other_env, tmp_path):
+    # --basetemp of its own: the inner run then cleans up nothing of other runs' (a folder
+    # another test left, such as the attacks' deep nesting after a killed run, broke it once)
     result = subprocess.run(
         [str(other_env), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-         "-m", "not slow and not gpu", *UNIT_TESTS],
+         f"--basetemp={tmp_path / 'inner'}", "-m", "not slow and not gpu", *UNIT_TESTS],
         capture_output=True, text=True, cwd=REPO_ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
