@@ -12,7 +12,7 @@ plain `nbgrader autograde`), `answer` only checks that the value is finished and
 Run by the batch grader (`run_probe`), every answer is written down and leaves the kernel as
 one JSON document; the grader compares it, in its own process, with what the course's
 solution returned on the same inputs, by the rule the *solution's* call named (rule, tol,
-case, hint, `given` and `visible` are read from the solution's record, never from the
+case, hint and `given` are read from the solution's record, never from the
 student's).
 
 Everything in this module runs inside the student's kernel, so nothing in it is trusted: a
@@ -57,7 +57,6 @@ def answer(
     case: str = "",
     hint: str = "",
     given: Mapping | None = None,
-    visible: bool = False,
     **params,
 ) -> None:
     """Hand `value` to the grader as the answer called `name`.
@@ -65,9 +64,7 @@ def answer(
     rule: how the grader judges it (one of RULES); tol: the relative error allowed by
     "close"; case: a few words on the hidden case, for the student's feedback; hint: what
     to look at when it is wrong; given: inputs a rule needs (training data, starting
-    weights), taken from the solution's run; visible: the answer was computed on the
-    notebook's own, visible inputs, so the feedback may explain a wrong one in detail (a
-    shape, a relative error); on a hidden case it says only that it is wrong; params: the
+    weights), taken from the solution's run; params: the
     rule's numbers (bound, factor, of, min_accuracy, layout, loss) and `same_type=True`,
     which makes "close" and "equal" also require the solution's array type (NumPy, torch,
     ...) and dtype.
@@ -82,7 +79,6 @@ def answer(
             "tol": float(tol),
             "case": str(case),
             "hint": str(hint),
-            "visible": bool(visible),
             "params": {k: _plain(v) for k, v in params.items()},
         }
         if given is not None:

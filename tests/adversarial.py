@@ -197,6 +197,31 @@ LEAK_SOURCE = """
     _source = next((f.frame.f_locals["test_source"] for f in _inspect.stack()
                     if "test_source" in f.frame.f_locals), "none")
     {action}"""
+# Hidden inputs kept in the kernel's memory and in every writable place, then raised by a later
+# exercise's visible check: the feedback shows that check's message, from a second run with no
+# hidden test (reasons.py), so only the visible inputs may appear in it.
+KEEP_SHAPES = """
+    import os as _os
+    _places = ("/tmp/seen", _os.path.expanduser("~/seen"), "seen", "/dev/shm/seen",
+               "/var/tmp/seen")
+    globals().setdefault("_SEEN", []).append(str(x.shape))
+    for _place in _places:
+        try:
+            with open(_place, "a") as _file:
+                _file.write(str(x.shape) + ";")
+        except OSError:
+            pass"""
+RAISE_SHAPES = """
+    _found = list(globals().get("_SEEN", []))
+    for _place in ("/tmp/seen", _os.path.expanduser("~/seen"), "seen", "/dev/shm/seen",
+                   "/var/tmp/seen"):
+        try:
+            _found.append(open(_place).read())
+        except OSError:
+            pass
+    raise ValueError("seen " + " ".join(_found))"""
+VISIBLE_SHAPE, HIDDEN_SHAPES = "(4, 6)", ("(9, 3)", "(1, 5)", "(6, 4)")  # test_two_layer_loss
+
 LEAKS = {
     "leak_exception_name": "raise type(_source[:4000], (Exception,), {})(_source)",
     "leak_exception_message": "raise ValueError(_source[::-1] + _source)",
@@ -257,6 +282,9 @@ def build(folder: Path, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
         **{name: (_forward_only(inside={"eval_numerical_gradient":
                                         LEAK_SOURCE.format(action=action)}), FORWARD)
            for name, action in LEAKS.items()},
+        "leak_hidden_inputs_through_reasons": (_forward_only(inside={
+            "two_layer_loss": KEEP_SHAPES,
+            "eval_numerical_gradient": "import os as _os" + RAISE_SHAPES}), FORWARD),
         "cheat_assert_allclose": (_with_cell("untouched",
             "np.testing.assert_allclose = lambda *a, **k: None\n"
             "np.allclose = lambda *a, **k: True"), ZERO),
@@ -409,11 +437,13 @@ def build_bad_inputs(folder: Path) -> dict[str, tuple[str, str]]:
 __all__ = [
     "FORWARD",
     "FULL",
+    "HIDDEN_SHAPES",
     "LEAKS",
     "LONG_ID",
     "NOTEBOOK",
     "POINTS",
     "REPO_ROOT",
+    "VISIBLE_SHAPE",
     "ZERO",
     "build",
     "build_bad_inputs",

@@ -220,17 +220,26 @@ def test_nothing_written_shows_hidden_tests_or_kernel_text(attacks):
         assert "<script" not in page.lower() and "onerror" not in page.lower(), student
 
 
-def test_feedback_explains_in_the_graders_words(attacks):
-    """Does the feedback say why points were lost, in the grader's own words?"""
+def test_feedback_says_why_and_no_hidden_input_reaches_it(attacks):
+    """Does the feedback say why points were lost: what each failed visible check raised (from
+    a run without hidden tests, reasons.py), else the grader's own words? A submission that
+    keeps the hidden inputs it sees (in memory and in every writable place) and raises them
+    from a later check finds only the visible ones in its feedback."""
     _, out, _, _ = attacks
     untouched = (out / "feedback" / "control_untouched.html").read_text()
     # 10 autograded points and a written answer of 2, unanswered (0 points)
-    assert "check stopped with an exception" in untouched and "<b>0 / 12</b>" in untouched
+    assert "<b>0 / 12</b>" in untouched
+    assert untouched.count("before any hidden test: CheckFailed: ") == 5
+    assert "CheckFailed: loss is None: the exercise is not finished yet" in untouched
     forward = (out / "feedback" / "control_forward_only.html").read_text()
     assert "<b>1 / 12</b>" in forward
+    assert "before any hidden test: CheckFailed: dc/dx is None" in forward  # the check's words
     assert "ran out of time" in (out / "feedback" / "loop_in_function.html").read_text()
     leaked = (out / "feedback" / "leak_exception_name.html").read_text()
-    assert "with an exception" in leaked or "raised an exception" in leaked  # never its name
+    assert "before any hidden test: none: none" in leaked  # the name chosen without the tests
+    kept = (out / "feedback" / "leak_hidden_inputs_through_reasons.html").read_text()
+    assert f"before any hidden test: ValueError: seen {adversarial.VISIBLE_SHAPE}" in kept
+    assert not [shape for shape in adversarial.HIDDEN_SHAPES if shape in kept]
 
 
 def test_nothing_survives_grading(attacks):

@@ -41,15 +41,16 @@ def test_a_wrong_value_on_a_hidden_case_says_only_which_and_where():
     assert wrong_list.messages == ["dloss/dw: wrong on a hidden case"]
 
 
-def test_a_visible_answer_is_explained_in_detail():
-    """Is an answer the solution's record marks visible (the notebook's own inputs) explained
-    with the solution's shape and how far off it is, while the student's record cannot claim
-    to be visible?"""
+def test_no_answer_is_explained_in_detail_even_one_marked_visible():
+    """Does an answer whose record says `visible` (an old solution's, or a kernel's claim) get
+    the fixed words like any other? A hidden part's answer is chosen by a kernel that has run
+    earlier hidden tests, computed on the notebook's own inputs or not: its relative error or
+    shape could carry their inputs (the details come from reasons.py's run instead)."""
     ref = answers(("out", W1, {"visible": True, "case": "the notebook's x"}), ("h", W2, {}))
     off = judge(answers(("out", W1 + 1.0, {}), ("h", W2, {})), ref)
-    assert "relative error" in off.messages[0] and "notebook's own inputs" in off.messages[0]
+    assert off.messages == ["out: wrong on a hidden case (the notebook's x)"]
     shape = judge(answers(("out", np.ones(5), {}), ("h", W2, {})), ref)
-    assert "should have shape (2, 3)" in shape.messages[0]
+    assert shape.messages == off.messages
     claimed = judge(answers(("out", W1, {}), ("h", W2 + 1.0, {"visible": True})), ref)
     assert claimed.messages == ["h: wrong on a hidden case"]
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import copy
 import json
 
-from autograder.course import RELEASE, SAMPLES, SOLUTIONS
+from autograder.course import RELEASE, SAMPLES, SOLUTIONS, notebook_names
+from autograder.grading import reasons
 from autograder.grading.jobs import question_status
 from autograder.grading.messages import CellOutcome, Limits
 from autograder.grading.runner import Course, Execution, Item, execute, plan
-from autograder.notebooks import grade_id, read
+from autograder.notebooks import grade_id, hidden_lines, read
 from autograder.results import Status
 
 NOTEBOOK = "01_numpy_gradients"
@@ -142,3 +143,54 @@ def test_answers_lost_in_a_flood_are_asked_for_again():
     for them again instead of scoring the question zero?"""
     run = execute([Item("probe", "a", "q1", "q1")], LossyKernel(), 60, 2**20)
     assert run.documents["q1"] == json.loads(ANSWERS)
+
+
+# --------------------------------------------------------------- reasons (a run without tests)
+
+
+def test_the_reasons_run_holds_no_hidden_test_of_any_notebook():
+    """Does the second run (reasons.py) send each graded test cell as released, in the plan's
+    place, and no line of any notebook's hidden tests, even for a student who pasted a hidden
+    part into their copy of a test cell?"""
+    for name in notebook_names():
+        course = Course.from_notebooks(name, read(RELEASE / name), read(SOLUTIONS / name))
+        secrets = hidden_lines(read(SOLUTIONS / name))
+        nb = read(RELEASE / name)
+        for cell in nb.cells:
+            if grade_id(cell) in course.questions:
+                cell.source = course.questions[grade_id(cell)].test_source
+        items = reasons.visible_plan(course, nb)
+        assert [i.label for i in items] == [i.label for i in plan(course, nb)], name
+        assert [i.question for i in items if i.kind == "check"] == list(course.questions), name
+        sent = "\n".join(item.source for item in items)
+        assert secrets and not [line for line in secrets if line in sent], name
+
+
+def test_reasons_are_what_the_asked_checks_raised_until_the_kernel_fails():
+    """Are reasons collected only for the questions asked, the run stopped after the last of
+    them, and ended by a cell that kills the kernel (what was found is kept)?"""
+
+    class Raising(ScriptedKernel):
+        def run(self, code, timeout=None, keep=None):
+            outcome = super().run(code, timeout, keep)
+            if "RAISE" in code and outcome.status == "ok":
+                return CellOutcome("error", error=f"CheckFailed: {code}")
+            return outcome
+
+    items = [Item("code", "a = 1", "cell 1"), Item("check", "RAISE 1", "q1", "q1"),
+             Item("check", "RAISE 2", "q2", "q2"), Item("code", "CRASH", "cell 4"),
+             Item("check", "RAISE 3", "q3", "q3"), Item("code", "after", "cell 6")]  # fmt: skip
+    kernel = Raising()
+    assert reasons.explain(items, kernel, {"q2"}, 60) == {"q2": "CheckFailed: RAISE 2"}
+    assert kernel.ran == ["a = 1", "RAISE 1", "RAISE 2"]  # nothing after the last one asked
+    kernel = Raising()
+    assert reasons.explain(items, kernel, {"q1", "q3"}, 60) == {"q1": "CheckFailed: RAISE 1"}
+    assert kernel.ran[-1] == "CRASH"
+    assert reasons.explain(items, Raising(), set(), 60) == {}
+
+
+def test_a_reason_is_printable_and_bounded():
+    assert reasons.bounded("NotImplementedError: ") == "NotImplementedError"
+    assert reasons.bounded("ValueError: a\x1b[31mb\x00") == "ValueError: a [31mb"
+    long = reasons.bounded("CheckFailed: " + "x" * 5000)
+    assert len(long) == reasons.MAX_CHARS and long.endswith("…")

@@ -73,9 +73,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--notebooks", nargs="+", metavar="NAME",
                         help="grade only these notebooks (file stems)")  # fmt: skip
     parser.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per cell")
-    parser.add_argument(
-        "--notebook-timeout", type=float, default=900.0, help="seconds per notebook, in all"
-    )
+    parser.add_argument("--notebook-timeout", type=float, default=900.0,
+                        help="seconds per notebook, in all")  # fmt: skip
+    parser.add_argument("--no-reasons", action="store_true", help="no second run without hidden "
+                        "tests to say why a check failed (reasons.py)")  # fmt: skip
     parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap per notebook")
     parser.add_argument("--processes", type=int, default=256, help="process cap per notebook")
     parser.add_argument(
@@ -111,12 +112,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="sandbox (default), or a weaker level where it is not available: namespaces, uid "
         "(--check-sandbox says what each protects)",
     )
-    parser.add_argument(
-        UNSAFE_FLAG,
-        dest="unsafe",
-        action="store_true",
-        help="grade without isolation: student code runs with your privileges",
-    )
+    parser.add_argument(UNSAFE_FLAG, dest="unsafe", action="store_true", help="grade without "
+                        "isolation: student code runs with your privileges")  # fmt: skip
     parser.add_argument(
         "--merge-students", metavar="OLD=NEW",
         help="make student OLD, split off by an earlier run, part of NEW in --out (see merge.py)",
@@ -231,6 +228,7 @@ def grade(args) -> int:
         ),
         notebook_timeout_s=args.notebook_timeout,
         isolation=level,
+        reasons=not args.no_reasons,
         hidden=[str(p.resolve()) for p in (out, folder, args.submissions, args.references) if p],
     )
     if level is sandbox.Isolation.UID:

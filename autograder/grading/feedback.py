@@ -1,12 +1,14 @@
 """Per-student feedback as one HTML page: each question's points, what went wrong and a hint.
 
-The page says only the grader's own words and numbers: each question's points, its status in
-fixed wording and the messages of the grader's checks (autograder/grading/judge.py owns
-their wording), and for each cell that did not run cleanly its label, what happened and, for
-an exception, its kind from redaction.EXCEPTION_KINDS, never the kernel's message, output or
-type name; the cells after the first graded test as one line (failures.cell_reports). On a
-hidden case the messages say which answer failed and how, in a few fixed words (judge.py).
-Any line of hidden test source is withheld from the messages (nbgrader's feedback
+The page says the grader's own words and numbers (and one text of a kernel's, below): each
+question's points, its status in fixed wording and the messages of the grader's checks
+(autograder/grading/judge.py owns their wording), and for each cell that did not run cleanly
+its label, what happened and, for an exception, its kind from redaction.EXCEPTION_KINDS,
+never the kernel's message, output or type name; the cells after the first graded test as
+one line (failures.cell_reports). On a hidden case the messages say which answer failed and
+how, in a few fixed words (judge.py). The one text from a kernel is what a failed visible
+check raised in a second run that never saw a hidden test (reasons.py), escaped like every
+value. Any line of hidden test source is withheld from the messages (nbgrader's feedback
 returns the test cells whole). The page is built from a jinja2 template that escapes every
 value. This module imports nothing that runs in a kernel.
 """

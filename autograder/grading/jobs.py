@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
-from autograder.grading import failures
+from autograder.grading import failures, reasons
 from autograder.grading import judge as judging
 from autograder.grading.answers import MAX_DOCUMENT_BYTES
 from autograder.grading.failures import judged, question_status, student_failure, where
@@ -53,6 +53,7 @@ class Settings:
     isolation: Isolation = Isolation.SANDBOX
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
     max_record_bytes: int = MAX_DOCUMENT_BYTES  # an answers document, in the kernel and here
+    reasons: bool = True  # a second run, without hidden tests, for failed checks (reasons.py)
 
 
 @functools.cache
@@ -212,6 +213,9 @@ def _grade(
 
     name = f"{submission.student_id}-{notebook}"
     run = _run_notebook(name, nb, notebook, slot, settings, receive)
+    if settings.reasons and settings.isolation in reasons.ISOLATED:
+        why = functools.partial(_kernel, f"{name}-why", slot, settings)
+        reasons.give(verdicts, info, nb, why, settings.notebook_timeout_s)
     questions = []
     for question in info.questions.values():
         verdict = verdicts.get(question.id) or judged(None, references, question.id)

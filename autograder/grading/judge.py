@@ -11,9 +11,11 @@ Feedback is no oracle. After the first hidden test ran, the kernel holds hidden 
 chooses everything it sends, so a message must carry no bit it chose: on a hidden case the
 student learns which answer failed and one of a few fixed kinds of failure (wrong, of the
 wrong type, could not be judged, raised an exception, did not finish), in words written from
-the solution's record (name, case, hint) and nothing computed from the student's values. Only
-an answer the solution's record marks `visible` (computed on the notebook's own inputs, which
-the student has) is explained in detail: a shape, a relative error.
+the solution's record (name, case, hint) and nothing computed from the student's values.
+Details (what a check raised) come from a second run that never sees a hidden test
+(reasons.py). There is no "visible answer" that the judge explains in detail: an answer
+computed on the notebook's own inputs in a hidden part is still chosen by a kernel that has
+run earlier hidden tests, so its relative error could carry their inputs.
 
 Where a fault lies decides what it costs. The student's document is validated and decoded
 first (answers.py): anything malformed is that question's zero. The rules then judge only
@@ -53,6 +55,7 @@ class Verdict:
     passed: bool
     messages: list[str] = field(default_factory=list)
     hint: str = ""
+    explainable: bool = False  # the visible check raised: reasons.py may say what it raised
 
 
 def judge(document, reference: dict) -> Verdict:
@@ -92,7 +95,7 @@ def judge(document, reference: dict) -> Verdict:
             else:
                 failure = RULES[ref["rule"]](mine, ref, theirs, mine_by_name)
         if failure:
-            return Verdict(False, [failure if visible(ref) else _wrong(ref)], _hint(ref))
+            return Verdict(False, [_wrong(ref)], _hint(ref))
         mine_by_name[ref["name"]] = mine  # the latest answer of that name
     if len(answers) > len(ref_answers):
         return Verdict(False, [EXTRA])
@@ -113,11 +116,6 @@ def question_result(
     return QuestionResult(question, points, max_points, status, messages)
 
 
-def visible(ref: dict) -> bool:
-    """Whether the solution's record says this answer is on the notebook's visible inputs."""
-    return ref.get("visible") is True
-
-
 def _hint(ref: dict) -> str:
     return str(ref.get("hint", ""))
 
@@ -132,7 +130,7 @@ def _stopped(document: dict, ref: dict | None, done: int) -> Verdict:
     the kernel chose that name)."""
     raised = document.get("end") == "error"
     if raised and done == 0:
-        return Verdict(False, [BEFORE_FIRST], _hint(ref) if ref else "")
+        return Verdict(False, [BEFORE_FIRST], _hint(ref) if ref else "", explainable=True)
     if ref is None:
         what = "raised an exception" if raised else "did not finish"
         return Verdict(False, [f"the graded test {what} after its last answer"])

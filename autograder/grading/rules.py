@@ -8,9 +8,9 @@ computed here. graded.RULES (kernel side) lists the same names; a test keeps the
 A rule sees only what answers.decode returns (None, a float64 array of any shape with NaN or
 inf allowed, a list of such arrays, a list of plain values) and must not raise on any of it:
 it checks the answer's type and shape against the solution's before computing, so that an
-exception escaping it is the grader's fault (judge.py). Its message is shown only for an
-answer the solution's record marks `visible`; on a hidden case the judge replaces it with
-fixed words. Even then it names the solution's shapes, not the student's.
+exception escaping it is the grader's fault (judge.py). Its message tells a rule's failure
+from a pass (and serves the instructor's tests); the student never reads it: on a hidden case
+the judge replaces it with fixed words.
 Trusted side: imports nothing that runs in the student's kernel.
 """
 
@@ -28,10 +28,8 @@ from cs231n_utils.gradcheck import rel_error
 
 
 def on_case(ref: dict) -> str:
-    """ " on a hidden case (a batch of one example)": where the answer was computed, in the
-    solution's words; " on the notebook's own inputs" for an answer marked `visible`."""
-    where = "the notebook's own inputs" if ref.get("visible") is True else "a hidden case"
-    return f" on {where} ({ref['case']})" if ref.get("case") else f" on {where}"
+    """ " on a hidden case (a batch of one example)": the case in the solution's words."""
+    return f" on a hidden case ({ref['case']})" if ref.get("case") else " on a hidden case"
 
 
 def compare(name: str, mine, theirs, tol: float, where: str) -> str | None:
