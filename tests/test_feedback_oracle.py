@@ -23,7 +23,7 @@ from documents import document
 
 from autograder.course import SOLUTIONS, notebook_names
 from autograder.gradescope.results import results_json
-from autograder.grading import jobs
+from autograder.grading import jobs, rules
 from autograder.grading.feedback import page
 from autograder.grading.judge import judge, question_result
 from autograder.notebooks import read
@@ -215,6 +215,26 @@ def test_a_different_shape_or_exception_changes_nothing_in_the_page():
     assert len({rendered(d, reference, NOTEBOOK, "q", 1.0) for d in stopped}) == 1
 
 
+@pytest.fixture
+def accuracy_once(monkeypatch):
+    """The grader's held-out accuracy of the same parameters, computed once. Most documents
+    here carry the solution's own trained parameters up to some position, and the NumPy
+    network ran on them again for each (three quarters of 08's time); the accuracy of given
+    parameters is deterministic, so what is judged, and how, is unchanged."""
+    known: dict[bytes, float] = {}
+
+    def held_out_accuracy(params, mean, std, first):
+        key = repr((mean, std, first, [(p.shape, p.dtype.str) for p in params])).encode()
+        key += b"".join(np.ascontiguousarray(p).tobytes() for p in params)
+        if key not in known:
+            known[key] = real(params, mean, std, first)
+        return known[key]
+
+    real = rules.held_out_accuracy
+    monkeypatch.setattr(rules, "held_out_accuracy", held_out_accuracy)
+    return known
+
+
 @pytest.fixture(scope="module")
 def solution_answers():
     """Each solution notebook's answers documents, by question, from one run of it."""
@@ -234,7 +254,7 @@ def solution_answers():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", notebook_names())
-def test_real_references_give_only_fixed_feedback(solution_answers, name):
+def test_real_references_give_only_fixed_feedback(solution_answers, accuracy_once, name):
     """For every question of every notebook, judged against the solution's own answers, do
     documents that differ only in their hidden answers render one of the canonical few
     feedback texts?"""

@@ -257,3 +257,22 @@ def test_property_rules():
     typed = answers(("image", np.ones(3, np.float32), {"same_type": True}))
     assert judge(typed, typed).passed
     assert not judge(answers(("image", np.ones(3), {})), typed).passed
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[], [1.0, 2], [float("inf"), float("nan"), -0.0], [2**1023 - 1, 0.5], [-(2**1023) + 1],
+     [True], [1.0, False], [2**1023], [0.5, -(2**1023)], [10**400, 1.0], [None], ["1.5"],
+     [[1.0]], [{"t": "none"}]],
+)  # fmt: skip
+def test_an_arrays_items_are_checked_as_one_number_each_would_be(data):
+    """Does an array decode exactly when each item is a number a float64 holds (no bool, no
+    string, no int of 400 digits), as the rule for one value says?"""
+    from autograder.grading.answers import _number
+
+    slot = {"t": "array", "shape": [len(data)], "data": data}
+    if all(_number(x) for x in data):
+        assert decode(slot).shape == (len(data),)
+    else:
+        with pytest.raises(Malformed):
+            decode(slot)
