@@ -57,7 +57,7 @@ def probes(items: list[Item]) -> list[str]:
 
 def test_plan_runs_every_graded_test_once_with_its_hidden_part():
     """Are deleted, duplicated, edited and retyped tests each run once, in the release's
-    order, with the course's source and hidden tests (not the student's copy)?"""
+    order, with the course's check (as released) and hidden part, not the student's copy?"""
 
     def tamper(nb):
         tests = [c for c in nb.cells if grade_id(c) in COURSE.questions]
@@ -70,8 +70,10 @@ def test_plan_runs_every_graded_test_once_with_its_hidden_part():
     assert probes(items) == list(COURSE.questions)
     for item in items:
         if item.kind == "probe":
-            assert item.source == COURSE.questions[item.question].test_source
+            question = COURSE.questions[item.question]
+            assert question.test_source == f"{item.check}\n{item.source}"
             assert "graded.answer(" in item.source and "### BEGIN HIDDEN" not in item.source
+            assert "check" in item.check and "graded.answer(" not in item.check
     assert not [item for item in items if "pass  # edited" in item.source]
 
 
@@ -136,6 +138,32 @@ class LossyKernel(ScriptedKernel):
         if "last_answers" in code:
             return CellOutcome("ok", result=ANSWERS)
         return CellOutcome("ok")
+
+
+def test_a_check_that_raises_ends_its_question_and_gives_a_reason_until_a_hidden_part_ran():
+    """Does a visible check that raises end its question without its hidden part (the judge's
+    "raised before the hidden tests"), with what it raised as the reason only while no hidden
+    part has reached the kernel; and does a check that passes let its hidden part run?"""
+
+    class Checking(ScriptedKernel):
+        def run(self, code, timeout=None, keep=None):
+            outcome = super().run(code, timeout, keep)
+            if code.startswith("RAISE") and outcome.status == "ok":
+                return CellOutcome("error", error=f"CheckFailed: {code}")
+            return outcome
+
+    items = [Item("probe", "hidden 1", "q1", "q1", "RAISE 1"),
+             Item("probe", "hidden 2", "q2", "q2", "check 2"),
+             Item("probe", "hidden 3", "q3", "q3", "RAISE 3")]  # fmt: skip
+    kernel = Checking()
+    run = execute(items, kernel, notebook_timeout_s=60, max_bytes=2**20)
+    assert run.reasons == {"q1": "CheckFailed: RAISE 1"}  # q3's check raised after hidden 2
+    assert run.documents["q1"] == run.documents["q3"] == {"answers": [], "end": "error"}
+    assert run.documents["q2"] == json.loads(ANSWERS)
+    sent = [code for code in kernel.ran if "run_probe" in code]
+    assert len(sent) == 1 and "hidden 2" in sent[0]
+    assert run.probe_status == {"q1": "ok", "q2": "ok", "q3": "ok"}
+    assert [cell.status for cell in run.cells] == ["ok", "ok", "ok"]
 
 
 def test_answers_lost_in_a_flood_are_asked_for_again():

@@ -215,7 +215,7 @@ def _grade(
     run = _run_notebook(name, nb, notebook, slot, settings, receive)
     if settings.reasons and settings.isolation in reasons.ISOLATED:
         why = functools.partial(_kernel, f"{name}-why", slot, settings)
-        reasons.give(verdicts, info, nb, why, settings.notebook_timeout_s)
+        reasons.give(verdicts, run.reasons, info, nb, why, settings.notebook_timeout_s)
     questions = []
     for question in info.questions.values():
         verdict = verdicts.get(question.id) or judged(None, references, question.id)

@@ -1,19 +1,22 @@
-"""Why a question failed, in words a student can act on, from a run that saw no hidden test.
+"""Why a question failed, in words a student can act on, from runs that saw no hidden test.
 
-Most wrong answers fail the exercise's visible check, which runs before the hidden tests in
-the same cell: the graded run then only knows that the check raised (judge.BEFORE_FIRST),
-and it may say no more, since the kernel that raised had already run earlier questions'
-hidden tests and chooses every word of its exception (judge.py: feedback is no oracle).
-
-So the grader asks again, in a second kernel that never receives a hidden test: the
-student's cells in their order, each graded test cell as the release has it (its visible
-check only, the source every student has). A word that kernel says can only carry what the
-student already knows: their own code, the release and the shipped data. That holds where
-each kernel has a private /tmp and nothing else writable survives it (levels `sandbox` and
-`namespaces`); at `uid` and `none` a graded kernel could leave hidden inputs in a shared
-/tmp for this run to read back, so there is no second run there and the fixed words stay.
-The second run changes no points: it only replaces the fixed words of a question whose check
-raised with what the check raised, bounded in length.
+Most wrong answers fail the exercise's visible check, which the grader runs before the hidden
+part (runner.py); the verdict then says only that the check raised (judge.BEFORE_FIRST). What
+it raised may be shown only from a kernel that has seen no hidden input: any other kernel
+chooses every word of its exception and could spell hidden inputs with them (judge.py:
+feedback is no oracle). Two such kernels exist:
+- the graded run itself, until it sends its first hidden part: the checks that raised before
+  that (all of them, in a notebook whose first exercise is wrong or unfinished) come with
+  their reason from the graded run (Execution.reasons), at no cost;
+- for the checks that raised later, a second kernel that never receives a hidden test: the
+  student's cells in their order, each graded test cell as released (its visible check only,
+  the source every student has).
+A word such a kernel says can only carry what the student already knows: their own code, the
+release and the shipped data. That holds where each kernel has a private /tmp and nothing
+else writable survives it (levels `sandbox` and `namespaces`); at `uid` and `none` a graded
+kernel could leave hidden inputs in a shared /tmp for the next run to read back, so reasons
+are given only at the isolated levels. Reasons change no points: they only replace the fixed
+words of a question whose check raised with what it raised, bounded in length.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from autograder.grading.failures import where
 from autograder.grading.judge import Verdict
 from autograder.grading.runner import FAILURES, Course, Item, plan
 from autograder.grading.sandbox import Isolation
-from autograder.notebooks import grade_id
 
 ISOLATED = (Isolation.SANDBOX, Isolation.NAMESPACES)  # no writable place outlives a kernel
 MAX_CHARS = 600  # of one reason: a check's message is a line or two
@@ -38,15 +40,21 @@ REASON = "your notebook's check for this exercise fails, before any hidden test:
 
 def give(
     verdicts: dict[str, Verdict],
+    known: dict[str, str],
     course: Course,
     notebook: nbformat.NotebookNode,
     open_kernel: Callable[[], AbstractContextManager],
     timeout_s: float,
 ) -> None:
     """Replace the fixed words of each question whose visible check raised in the graded run
-    (Verdict.explainable) with what it raises in a run without hidden tests. A failure of
-    that run costs nothing: the fixed words stay, and the instructor's log says why."""
-    asked = {question for question, verdict in verdicts.items() if verdict.explainable}
+    (Verdict.explainable) with what it raised: from the graded run where it raised before any
+    hidden part was sent (`known`, runner.Execution.reasons), else from a second run without
+    hidden tests. A failure of that run costs nothing: the fixed words stay, and the
+    instructor's log says why."""
+    explainable = {question for question, verdict in verdicts.items() if verdict.explainable}
+    for question in explainable & set(known):
+        verdicts[question].messages = [wording(bounded(known[question]))]
+    asked = explainable - set(known)
     if not asked:
         return
     try:
@@ -61,11 +69,8 @@ def give(
 
 def visible_plan(course: Course, notebook: nbformat.NotebookNode) -> list[Item]:
     """runner.plan with each graded test's hidden part left out: its cell as released."""
-    released = {grade_id(c): c.source for c in course.release.cells if grade_id(c)}
     return [
-        Item("check", released[item.question], item.label, item.question)
-        if item.kind == "probe"
-        else item
+        Item("check", item.check, item.label, item.question) if item.kind == "probe" else item
         for item in plan(course, notebook)
     ]
 

@@ -5,8 +5,12 @@ make grading depend only on the student's answers:
 - read-only cells (the setup cell) and graded test cells come from the course, whatever the
   student's copy says; one the student deleted is put back where the release has it, and a
   duplicate runs once;
-- a graded test cell runs as a probe (cs231n_utils/graded.py), hidden tests included, and
-  the answers its hidden part hands back leave the kernel for the judge;
+- a graded test cell runs in two steps: its visible check as released, as a cell; then, if
+  the check passed, its hidden part as a probe (cs231n_utils/graded.py), whose answers leave
+  the kernel for the judge. A check that raised ends the question there (the judge's "check
+  raised before the hidden tests"), and until the first hidden part is sent the kernel has
+  seen nothing hidden, so what such a check raised is kept as the question's reason
+  (reasons.py explains the later ones from a second run);
 - a cell that hangs, crashes the kernel or runs out of memory is killed and recorded, the
   kernel is restarted, the cells that had run are run again, and the notebook goes on
   without it. Only the questions that needed that cell lose points.
@@ -25,6 +29,7 @@ from autograder.grading.kernel import CellOutcome, SandboxedKernel
 from autograder.notebooks import (
     HIDDEN_MARKERS,
     grade_id,
+    hidden_part,
     is_protected,
     is_test,
     is_written_answer,
@@ -47,6 +52,8 @@ class Question:
     id: str  # the test cell's grade_id
     points: float
     test_source: str  # hidden tests included
+    visible: str = ""  # the cell as released: the check every student has
+    hidden: str = ""  # the lines between the hidden-test markers
 
 
 @dataclass
@@ -61,11 +68,14 @@ class Course:
 
     @classmethod
     def from_notebooks(cls, name: str, release, solution) -> Course:
+        released = {grade_id(c): c.source for c in release.cells if grade_id(c)}
         questions = {
             grade_id(c): Question(
                 grade_id(c),
                 float(nbgrader_meta(c)["points"]),
                 strip_markers(c.source, HIDDEN_MARKERS),
+                released.get(grade_id(c), ""),
+                hidden_part(c.source),
             )
             for c in solution.cells
             if is_test(c)
@@ -80,10 +90,11 @@ class Course:
 
 @dataclass
 class Item:
-    kind: str  # "code" or "probe"
+    kind: str  # "code", "probe" (a graded test's hidden part) or "check" (its visible check)
     source: str
     label: str  # for reports: "cell 7" (counted from 1, as Jupyter does) or a grade_id
     question: str | None = None
+    check: str = ""  # a probe's visible check, run first as a cell
 
 
 def plan(course: Course, notebook: nbformat.NotebookNode) -> list[Item]:
@@ -96,7 +107,8 @@ def plan(course: Course, notebook: nbformat.NotebookNode) -> list[Item]:
     for number, cell in enumerate(restored.cells, start=1):
         gid = grade_id(cell)
         if gid in course.questions and is_protected(cell):
-            items.append(Item("probe", course.questions[gid].test_source, gid, gid))
+            question = course.questions[gid]
+            items.append(Item("probe", question.hidden, gid, gid, question.visible))
         elif cell.cell_type == "code" and cell.source.strip():
             items.append(Item("code", cell.source, gid if is_protected(cell) else f"cell {number}"))
     return items
@@ -129,6 +141,7 @@ class Execution:
     """What happened in one notebook run."""
 
     documents: dict[str, dict | None] = field(default_factory=dict)  # without a receiver
+    reasons: dict[str, str] = field(default_factory=dict)  # what a check raised, pre-hidden
     probe_status: dict[str, str] = field(default_factory=dict)  # question -> outcome status
     section_failures: dict[str, str] = field(default_factory=dict)  # question -> worst failure
     cells: list[CellReport] = field(default_factory=list)
@@ -159,6 +172,7 @@ def execute(
     deadline = start + notebook_timeout_s
     done: list[str] = []  # code that ran, in order, to replay after a restart
     pending_failure: str | None = None
+    hidden_sent = False  # whether any hidden part has reached this kernel (replays included)
     for item in items:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -166,14 +180,23 @@ def execute(
                 run.probe_status[item.question] = "timeout"
                 hand(item.question, None)
             continue
-        code = probe_code(item.source, max_bytes) if item.kind == "probe" else item.source
         began = time.monotonic()
-        outcome: CellOutcome = kernel.run(
-            code, timeout=min(kernel.limits.cell_timeout_s, left), keep=MIME
-        )
+        outcome, code, raised = _check(kernel, item, left), item.source, False
+        if item.kind == "probe" and outcome.status == "error":  # the check raised: no hidden
+            code, raised = item.check, True  # part, and the answers' document says so
+            outcome = CellOutcome("ok", result=CHECK_RAISED, error=outcome.error)
+            if not hidden_sent and outcome.error:
+                run.reasons[item.question] = outcome.error
+        elif outcome.status == "ok":
+            if item.kind == "probe":
+                done.append(item.check)
+                code, hidden_sent = probe_code(item.source, max_bytes), True
+            left = deadline - time.monotonic()
+            outcome = kernel.run(code, timeout=min(kernel.limits.cell_timeout_s, left), keep=MIME)
         run.cells.append(
-            CellReport(item.label, outcome.status, outcome.error, time.monotonic() - began)
-        )
+            CellReport(item.label, outcome.status, outcome.error if not raised else None,
+                       time.monotonic() - began)
+        )  # fmt: skip
         if item.question:
             if outcome.status == "ok" and outcome.result is None:
                 outcome.result = _ask_again(kernel, deadline)
@@ -194,6 +217,16 @@ def execute(
             done.append(code)
     run.seconds = time.monotonic() - start
     return run
+
+
+CHECK_RAISED = '{"answers": [], "end": "error"}'  # the document of a test whose check raised
+
+
+def _check(kernel: SandboxedKernel, item: Item, left: float) -> CellOutcome:
+    """A probe's visible check, run as a cell; for any other item, nothing (status ok)."""
+    if item.kind != "probe" or not item.check.strip():
+        return CellOutcome("ok")
+    return kernel.run(item.check, timeout=min(kernel.limits.cell_timeout_s, left))
 
 
 ASK_AGAIN = (
