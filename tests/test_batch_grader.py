@@ -4,6 +4,7 @@ interrupted run, and the outputs nbgrader's tools read."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import pytest
 from conftest import NEEDS_SANDBOX
 
 from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
-from autograder.grading import cgroups, sandbox
+from autograder.grading import api, cgroups, config, sandbox
 from autograder.grading.cli import UNSAFE_FLAG
 from autograder.notebooks import hidden_lines, read
 
@@ -285,6 +286,33 @@ def test_interrupted_run_resumes_to_the_same_result(samples, tmp_path):
     assert again.returncode == 0 and "resuming: 3 of 3" in again.stdout
     assert gradebook_rows(db_url) == gradebook_rows(f"sqlite:///{samples / 'gradebook.db'}")
     assert sandbox_processes(process.pid) == []  # the killed run's kernels are gone too
+
+
+def test_the_library_call_grades_as_the_command_does(samples, tmp_path):
+    """Does api.grade, given typed settings, grade the student it names and return for it the
+    points of the command's scores.csv, and raise GradingRefused where the command exits?"""
+    out = tmp_path / "library"
+    out.mkdir()
+    shutil.copytree(samples / "references", out / "references")
+    settings = dataclasses.replace(config.load(), workers=2, progress=False)
+    graded = api.grade(SAMPLES, out, settings, notebooks=[adversarial.NOTEBOOK],
+                       students=["partly_wrong"])  # fmt: skip
+    assert graded.code == 0
+    assert [(r.student_id, r.notebook) for r in graded.results] == [
+        ("partly_wrong", adversarial.NOTEBOOK)
+    ]
+    points = {(s, q): p for (s, _, q), p in graded.points().items()}
+    command = {k: v for k, v in scores(samples).items() if k[0] == "partly_wrong"}
+    assert points.keys() == command.keys()
+    assert all(float(command[k][0] or "nan") == p or p is None and command[k][0] == ""
+               for k, p in points.items()), (points, command)  # fmt: skip
+    assert (
+        0
+        < sum(p or 0 for p in points.values())
+        < sum(float(q.max_points) for r in graded.results for q in r.questions)
+    )
+    with pytest.raises(api.GradingRefused, match="no such notebook"):
+        api.grade(SAMPLES, tmp_path / "refused", settings, notebooks=["99_no_such"])
 
 
 def test_a_zip_slip_archive_is_rejected_and_nothing_is_written(tmp_path):

@@ -29,7 +29,7 @@ import pytest
 from autograder.course import RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.gradescope import build, run
 from autograder.gradescope.results import results_json
-from autograder.grading import cli, sandbox, shipped
+from autograder.grading import api, cli, sandbox, shipped
 from autograder.grading.feedback import secret_lines
 from autograder.notebooks import hidden_lines, is_written_answer, nbgrader_meta, read
 from autograder.results import NotebookResult, QuestionResult
@@ -354,9 +354,10 @@ def test_the_zip_holds_the_scripts_and_only_what_grading_needs(tmp_path):
 
 def test_the_isolation_is_the_strongest_that_works(monkeypatch, tmp_path):
     """Is the full sandbox chosen where nothing is missing, else bubblewrap's namespaces, else
-    `uid`, and passed to cs231n-grade as --isolation only when it is not the sandbox?"""
+    `uid`, and is that the level grade() is given?"""
     seen = []
-    monkeypatch.setattr(cli, "main", lambda argv: seen.append(argv) or 0)
+    graded = api.Graded(0, tmp_path, [])
+    monkeypatch.setattr(api, "grade", lambda *a, **k: seen.append(a[2]) or graded)
     monkeypatch.setattr(run, "exposed", lambda source, workers: [])  # not a package here
     submission = tmp_path / "submission"
     submission.mkdir()
@@ -371,8 +372,7 @@ def test_the_isolation_is_the_strongest_that_works(monkeypatch, tmp_path):
         monkeypatch.setattr(sandbox, "probe", lambda: [])
         assert run.choose_isolation() == level
         run.grade(tmp_path, submission, "student")
-        flag = seen[-1][seen[-1].index("--isolation") + 1] if "--isolation" in seen[-1] else None
-        assert flag == (None if level == "sandbox" else level)
+        assert seen[-1].isolation == level and not seen[-1].progress
 
 
 def test_the_student_id_comes_from_gradescope_metadata(tmp_path):
@@ -402,10 +402,10 @@ def test_a_grader_failure_is_reported_as_the_graders(monkeypatch, tmp_path):
     each question, that the grader failed and the student lost nothing, without a status that
     reads as the student's?"""
 
-    def refuse(argv):
+    def refuse(args):
         raise SystemExit("cs231n-grade: refusing to run student code without isolation")
 
-    monkeypatch.setattr(cli, "main", refuse)
+    monkeypatch.setattr(cli, "grade", refuse)  # what api.grade runs
     monkeypatch.setattr(run, "exposed", lambda source, workers: [])  # not a package here
     monkeypatch.setattr(run, "choose_isolation", lambda: "sandbox")
     (tmp_path / "submission").mkdir()

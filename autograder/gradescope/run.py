@@ -18,6 +18,7 @@ ROOT/submission_metadata.json, which Gradescope writes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from pathlib import Path
 from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, notebook_names
 from autograder.gradescope import results as gradescope
 from autograder.gradescope.build import REFERENCES, SETTINGS
-from autograder.grading import cli, sandbox, uids
+from autograder.grading import api, config, sandbox, uids
 from autograder.grading.jobs import StudentJob
 from autograder.grading.names import student_id
 from autograder.grading.outputs import all_results
@@ -144,20 +145,19 @@ def grade(base: Path, submission: Path, student: str) -> tuple[list[NotebookResu
         shutil.rmtree(out / name, ignore_errors=True)
     inbox = pack(submission, private_folder(out / "inbox"), student)
     workers = os.environ.get("CS231N_GRADESCOPE_WORKERS", "1")
-    argv = [str(inbox.parent), "--out", str(out), "--no-progress", "--workers", workers,
-            "--references", str(REPO_ROOT / REFERENCES)]  # fmt: skip
-    isolation = choose_isolation()
-    if isolation != "sandbox":
-        argv += ["--isolation", isolation]
-    print(f"cs231n-grade {' '.join(argv)}", flush=True)
+    references = REPO_ROOT / REFERENCES
     try:
+        settings = dataclasses.replace(config.load(), workers=int(workers), progress=False,
+                                       isolation=sandbox.Isolation(choose_isolation()))  # fmt: skip
+        print(f"cs231n-grade {inbox.parent} --out {out} --references {references}\n{settings}",
+              flush=True)  # fmt: skip
         readable = exposed(REPO_ROOT, int(workers))
         if readable:  # a student could read the references or the hidden tests: no grading
             raise PermissionError(f"a kernel's uid could read {', '.join(map(str, readable))}")
-        code = cli.main(argv)
+        code = api.grade(inbox.parent, out, settings, references=references).code
         problem = "" if code == 0 else f"cs231n-grade exited with status {code}"
-    except SystemExit as stop:  # cs231n-grade refused: its reason is on stdout for instructors
-        problem = f"cs231n-grade stopped: {stop.code}" if stop.code not in (0, None) else ""
+    except api.GradingRefused as refused:  # its reason is on stdout for instructors
+        problem = f"cs231n-grade stopped: {refused}"
     except Exception as error:
         problem = f"cs231n-grade failed: {type(error).__name__}: {error}"
     if problem:

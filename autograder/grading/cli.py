@@ -27,9 +27,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import similarity
 from autograder.course import SOLUTIONS, notebook_names
-from autograder.grading import hostcheck, layouts, merge, sandbox, shipped, uids
+from autograder.grading import config, hostcheck, layouts, merge, sandbox, shipped, uids
 from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.collect import load_results
 from autograder.grading.identity import IdentityError, read_roster
@@ -59,26 +58,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("submissions", type=Path, nargs="?", help="folder or .zip")
     parser.add_argument("--out", type=Path, help="the grading folder (created if missing)")
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1,
-        help="notebooks graded at once on this machine (without --scheduler)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--scheduler", metavar="tcp://HOST:PORT",
-        help="grade on the workers of this Dask scheduler (see README); OUT stays here",
-    )  # fmt: skip
     parser.add_argument("--references", type=Path, metavar="FILE", help="the solution's answers, "
                         "computed elsewhere (the Gradescope build): run no solution")  # fmt: skip
-    parser.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: DIR/gradebook.db)")
     parser.add_argument("--notebooks", nargs="+", metavar="NAME",
                         help="grade only these notebooks (file stems)")  # fmt: skip
-    parser.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per cell")
-    parser.add_argument("--notebook-timeout", type=float, default=900.0,
-                        help="seconds per notebook, in all")  # fmt: skip
-    parser.add_argument("--no-reasons", action="store_true", help="no second run without hidden "
-                        "tests to say why a check failed (reasons.py)")  # fmt: skip
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap per notebook")
-    parser.add_argument("--processes", type=int, default=256, help="process cap per notebook")
     parser.add_argument(
         "--students", nargs="+", metavar="ID",
         help="grade only these students (ids or names as found); everyone else is kept",
@@ -87,31 +70,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--force", action="store_true",
         help="grade again what --students names (all without it), though its result is current",
     )  # fmt: skip
-    parser.add_argument(
-        "--roster", type=Path, metavar="CSV",
-        help="students' names and emails (nbgrader db student import: id,first_name,...)",
-    )  # fmt: skip
-    parser.add_argument("--canvas-gradebook", type=Path, metavar="CSV",
-                        help="Canvas gradebook export: the column to import into")  # fmt: skip
-    parser.add_argument("--canvas-assignment", metavar="NAME", help="that column's name in it")
-    parser.add_argument("--due", metavar="ISO8601", help="due date, e.g. 2026-03-14T23:59+00:00")
-    parser.add_argument("--late-policy", metavar="P/day[,zero-after=D]", help="default none")
-    parser.add_argument("--output-mode", metavar="OCTAL", help="outputs' file mode (default 640)")
-    parser.add_argument("--similarity-threshold", type=similarity.parse_threshold, metavar="S",
-                        help="report students this alike (0 to 1; default 0.8)")  # fmt: skip
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--check-sandbox", action="store_true", help="report isolation; exit")
     parser.add_argument("--check-host", action="store_true", help="plant canary solutions "
                         "where copies usually are, report which a graded kernel reads")  # fmt: skip
-    parser.add_argument(
-        "--isolation",
-        type=sandbox.Isolation,
-        choices=[level for level in sandbox.Isolation if level is not sandbox.Isolation.NONE],
-        default=sandbox.Isolation.SANDBOX,
-        help="sandbox (default), or a weaker level where it is not available: namespaces, uid "
-        "(--check-sandbox says what each protects)",
-    )
     parser.add_argument(UNSAFE_FLAG, dest="unsafe", action="store_true", help="grade without "
                         "isolation: student code runs with your privileges")  # fmt: skip
     parser.add_argument(
@@ -119,10 +81,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="make student OLD, split off by an earlier run, part of NEW in --out (see merge.py)",
     )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="with --merge-students: only say")
+    config.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.merge_students and args.out is None:
         parser.error("--merge-students needs --out")
-    checks = args.check_sandbox or args.check_host or args.merge_students
+    try:
+        args.settings, args.sources = config.resolve(args)
+    except config.ConfigError as error:
+        parser.error(str(error))
+    config.apply(args, args.settings)
+    checks = args.check_sandbox or args.check_host or args.merge_students or args.print_config
     if not checks and None in (args.submissions, args.out):
         parser.error("SUBMISSIONS and --out are required (or --check-sandbox, --check-host)")
     return args
@@ -228,7 +196,7 @@ def grade(args) -> int:
         ),
         notebook_timeout_s=args.notebook_timeout,
         isolation=level,
-        reasons=not args.no_reasons,
+        reasons=args.reasons,
         hidden=[str(p.resolve()) for p in (out, folder, args.submissions, args.references) if p],
     )
     if level is sandbox.Isolation.UID:
@@ -242,7 +210,7 @@ def grade(args) -> int:
     # only when the results are written, so it runs beside the grading.
     preparing = ThreadPoolExecutor(max_workers=1)
     prepared = preparing.submit(course_folder.prepare, out, SOLUTIONS, db_url)
-    progress = not args.no_progress
+    progress = args.progress
     try:
         references = [ReferenceJob(n, r) for n in notebooks for r in (0, 1)]
         todo = [job for job in references if not _done(job, out)]
@@ -323,6 +291,9 @@ def _done(job, out: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.print_config:
+        print(config.show(args.settings, args.sources), end="")
+        return 0
     if args.check_sandbox:
         capabilities = sandbox.probe()
         print(sandbox.report(capabilities))
