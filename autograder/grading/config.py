@@ -218,7 +218,7 @@ def show(config: GraderConfig, sources: dict[str, str]) -> str:
     lines = ["# cs231n-grade settings: the effective values, and where each came from"]
     for s in SETTINGS:
         value = getattr(config, s.name)
-        doc = textwrap.wrap(s.doc, 94)
+        doc = textwrap.wrap(s.doc, 94, break_on_hyphens=False)
         lines += ["", *(f"# {line}" for line in doc), f"# from: {sources[s.name]}"]
         if value is None:
             lines.append(f"# {s.name} =")
