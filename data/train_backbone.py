@@ -4,9 +4,15 @@ data/convnet_backbone.npz.
 The backbone is the two convolution layers of notebook 08's ConvNet (width 16): conv1
 Conv2d(1, 16, 3, padding=1) and conv2 Conv2d(16, 32, 3, padding=1), each followed by ReLU and
 2x2 max pooling. It is trained here with a 5-way linear head on the 2,000 images of the digits
-0-4 in data/mnist4k.npz (the head is thrown away); the notebook fine-tunes it on the digits
-5-9, which it has never seen. It sees only the students' file: none of the grader's held-out
-digits (autograder/data/mnist_heldout.npz) took part in its training. Run from the repository root:
+0-4 in data/mnist4k.npz (the head is thrown away), each batch shifted by a random whole number
+of pixels (up to 3 in each direction): filters that must recognise a digit wherever it sits
+learn strokes rather than positions, and those transfer to digits they never saw. The
+notebook fine-tunes it on the digits 5-9. Measured with the notebook's fine_tune (5 labelled
+digits per class, 15 epochs, six draws): trained without the shifts for 4 epochs, as the first
+version of this file was, its frozen features beat training from scratch by 7.7 points on
+average and by 1.6 in the worst draw; trained as here, by 11.5 on average and 6.0 at worst.
+It sees only the students' file: none of the grader's held-out digits
+(autograder/data/mnist_heldout.npz) took part in its training. Run from the repository root:
     .venv/bin/python data/train_backbone.py
 then update data/SHA256SUMS (the script prints the line). Another PyTorch version or CPU may
 round differently and so write other bytes; the committed file is the one the notebook uses.
@@ -27,7 +33,7 @@ from export_mnist import write_npz  # noqa: E402
 from cs231n_utils.datasets import load_mnist4k  # noqa: E402
 
 OUT = Path(__file__).with_name("convnet_backbone.npz")
-WIDTH, EPOCHS, BATCH, LR, SEED = 16, 4, 64, 3e-3, 0
+WIDTH, EPOCHS, BATCH, LR, SEED, SHIFT = 16, 12, 64, 3e-3, 0, 3
 
 
 class Pretraining(nn.Module):
@@ -59,7 +65,9 @@ def main() -> None:
         order = torch.randperm(len(y), generator=generator)
         for start in range(0, len(y), BATCH):
             batch = order[start : start + BATCH]
-            loss = F.cross_entropy(model(x[batch]), y[batch])
+            down, right = torch.randint(-SHIFT, SHIFT + 1, (2,), generator=generator).tolist()
+            shifted = torch.roll(x[batch], (down, right), dims=(2, 3))  # digits have dark margins
+            loss = F.cross_entropy(model(shifted), y[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -5,14 +5,18 @@ parameters on them."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from autograder.course import SOLUTIONS
 from autograder.grading import convnet, rules
+from autograder.notebooks import read
 from cs231n_utils import datasets
 
 
@@ -137,3 +141,47 @@ def test_the_rule_reads_only_the_digits_it_is_told():
     params, mean, std = trained(classes=5, first=5, epochs=1)
     assert judge(params, params, min_accuracy=0.8, mean=mean, std=std, first_digit=5) is None
     assert judge(params, params, min_accuracy=0.5, mean=mean, std=std, first_digit=0)
+
+
+def solution_cells(notebook: str) -> list[str]:
+    return [c.source for c in read(SOLUTIONS / f"{notebook}.ipynb").cells if c.cell_type == "code"]
+
+
+def solution_functions(notebook: str, names: list[str]) -> dict:
+    """The solution's cells that define `names` (and what they define beside them), run here
+    on the CPU without the notebook's setup cell (which would change this process's threads)."""
+    space = {"torch": torch, "nn": nn, "F": F, "np": np, "math": math,
+             "device": torch.device("cpu"), "load_mnist4k": datasets.load_mnist4k,
+             "load_backbone": datasets.load_backbone}  # fmt: skip
+    cells = solution_cells(notebook)
+    for name in names:
+        (source,) = [s for s in cells if f"def {name}(" in s or f"class {name}(" in s]
+        exec(source.split("### BEGIN HIDDEN TESTS")[0], space)
+    return space
+
+
+def test_the_fine_tuning_bar_needs_the_backbone():
+    """08's hidden fine-tuning cases, trained with the solution's code: does each clear its
+    accuracy bar on the grader's digits with the backbone, and fail it trained from scratch
+    and from random convolutions (the backbone not loaded)? Otherwise the bar grades no
+    transfer at all."""
+    names = ["conv_output_size", "ConvNet", "parameter_list", "train_convnet", "few_shot_digits"]
+    ns = solution_functions("08_convnets", [*names, "fine_tune"])
+    test = next(s for s in solution_cells("08_convnets") if "def check_fine_tune(" in s)
+    cases = re.findall(r"\((\d+), (\d+), (\d+), (True|False), ([\d.]+), \"", test)
+    assert len(cases) == 2
+    backbone = datasets.load_backbone()
+    torch.manual_seed(0)
+    initial = ns["ConvNet"](1, 5, 16).state_dict()
+    random_convs = {**backbone, **{k: v.numpy() for k, v in initial.items() if "head" not in k}}
+    mean, std = float(backbone["mean"]), float(backbone["std"])
+    for per_class, epochs, seed, freeze, least in cases:
+        (x, y), _ = ns["few_shot_digits"](int(per_class), int(seed))
+        accuracy = {}
+        for start, weights in [("backbone", backbone), ("scratch", None), ("random", random_convs)]:
+            model = ns["fine_tune"](weights, x, y, num_classes=5, epochs=int(epochs), lr=1e-3,
+                                    seed=int(seed), freeze=freeze == "True")  # fmt: skip
+            params = [p.detach().numpy() for p in ns["parameter_list"](model)]
+            accuracy[start] = convnet.held_out_accuracy(params, mean, std, 5)
+        without = max(accuracy["scratch"], accuracy["random"])
+        assert accuracy["backbone"] >= float(least) > without, (per_class, least, accuracy)
