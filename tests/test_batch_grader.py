@@ -21,7 +21,7 @@ from conftest import NEEDS_SANDBOX
 
 from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
 from autograder.grading import api, cgroups, config, sandbox
-from autograder.grading.cli import UNSAFE_FLAG
+from autograder.grading.api import UNSAFE_FLAG
 from autograder.notebooks import hidden_lines, read
 
 pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("batch_grader")]
@@ -290,7 +290,8 @@ def test_interrupted_run_resumes_to_the_same_result(samples, tmp_path):
 
 def test_the_library_call_grades_as_the_command_does(samples, tmp_path):
     """Does api.grade, given typed settings, grade the student it names and return for it the
-    points of the command's scores.csv, and raise GradingRefused where the command exits?"""
+    points of the command's scores.csv, and raise GradingRefused where the command exits,
+    letting go of OUT's lock?"""
     out = tmp_path / "library"
     out.mkdir()
     shutil.copytree(samples / "references", out / "references")
@@ -311,8 +312,10 @@ def test_the_library_call_grades_as_the_command_does(samples, tmp_path):
         < sum(p or 0 for p in points.values())
         < sum(float(q.max_points) for r in graded.results for q in r.questions)
     )
-    with pytest.raises(api.GradingRefused, match="no such notebook"):
+    with pytest.raises(api.GradingRefused, match="no such notebook") as refused:
         api.grade(SAMPLES, tmp_path / "refused", settings, notebooks=["99_no_such"])
+    with api.lock(tmp_path / "refused"):  # the refused run let go of OUT, though its frames live
+        assert refused.traceback
 
 
 def test_a_zip_slip_archive_is_rejected_and_nothing_is_written(tmp_path):

@@ -29,7 +29,7 @@ import pytest
 from autograder.course import RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.gradescope import build, run
 from autograder.gradescope.results import results_json
-from autograder.grading import api, cli, sandbox, shipped
+from autograder.grading import api, sandbox, shipped
 from autograder.grading.feedback import secret_lines
 from autograder.notebooks import hidden_lines, is_written_answer, nbgrader_meta, read
 from autograder.results import NotebookResult, QuestionResult
@@ -402,10 +402,10 @@ def test_a_grader_failure_is_reported_as_the_graders(monkeypatch, tmp_path):
     each question, that the grader failed and the student lost nothing, without a status that
     reads as the student's?"""
 
-    def refuse(args):
-        raise SystemExit("cs231n-grade: refusing to run student code without isolation")
+    def refuse(settings, unsafe=False):
+        raise api.GradingRefused("refusing to run student code without isolation")
 
-    monkeypatch.setattr(cli, "grade", refuse)  # what api.grade runs
+    monkeypatch.setattr(api, "isolation", refuse)  # the first step of api.grade
     monkeypatch.setattr(run, "exposed", lambda source, workers: [])  # not a package here
     monkeypatch.setattr(run, "choose_isolation", lambda: "sandbox")
     (tmp_path / "submission").mkdir()

@@ -4,7 +4,7 @@ protect really unprotected (so that the report says the truth)?"""
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +16,7 @@ from conftest import NEEDS_SANDBOX
 from test_kernel import loopback
 
 from autograder.course import REPO_ROOT, SAMPLES
-from autograder.grading import cli, sandbox, uids
+from autograder.grading import api, cli, config, sandbox, uids
 from autograder.grading.kernel import Limits, SandboxedKernel
 from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation
 
@@ -136,8 +136,8 @@ def test_the_uid_level_refuses_readable_solutions_and_hides_the_grading_folder(f
     _, public = folders
     out = tmp_path / "grading"
     out.mkdir(mode=0o755)
-    args = argparse.Namespace(isolation=Isolation.UID, unsafe=False, scheduler=None)
-    assert cli.isolation(args) is Isolation.UID
+    settings = dataclasses.replace(config.load(), isolation=Isolation.UID, scheduler=None)
+    assert api.isolation(settings) is Isolation.UID
     with pytest.raises(PermissionError, match=str(public)):
         uids.protect(out, [str(public)], [FIRST_SANDBOX_UID])
     assert out.stat().st_mode & 0o777 == 0o700

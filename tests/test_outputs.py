@@ -4,7 +4,6 @@ grades), without running a notebook: regrades keep everyone, hand grades round-t
 from __future__ import annotations
 
 import csv
-from argparse import Namespace
 from dataclasses import asdict, replace
 
 import pytest
@@ -34,8 +33,7 @@ def put(out, r: NotebookResult) -> None:
 
 
 def run(out) -> int:
-    args = Namespace(expect=None)
-    return outputs.finish(args, out, course_folder.default_db_url(out), [], [])
+    return outputs.finish(out, course_folder.default_db_url(out), [], [])
 
 
 def csv_rows(path):
@@ -165,8 +163,7 @@ def test_a_roster_names_the_students_and_students_csv_keeps_everyone(out, tmp_pa
     assert rows["ada"]["name"] == "Ada Lovelace" and rows["ada"]["source"] == "ada_dl_software.zip"
     assert rows["ben"]["source"] == "ben"
     put(out, result("ada"))
-    outputs.finish(Namespace(expect=None, roster_rows=roster), out,
-                   course_folder.default_db_url(out), [], [])  # fmt: skip
+    outputs.finish(out, course_folder.default_db_url(out), [], [], roster=roster)
     from nbgrader.api import Gradebook
 
     with Gradebook(course_folder.default_db_url(out)) as gb:

@@ -4,7 +4,6 @@ Fast tests, without a sandbox, except the last (slow) one."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import subprocess
@@ -210,9 +209,7 @@ def test_finish_writes_everything_when_a_result_is_missing_or_corrupt(tmp_path, 
     patch.setattr(gradebook, "sync", no_gradebook)
     patch.setattr(outputs, "write_autograded", lambda *args: None)
     try:
-        code = outputs.finish(
-            argparse.Namespace(expect=None), out, "sqlite://", [good, bad], results
-        )
+        code = outputs.finish(out, "sqlite://", [good, bad], results)
     finally:
         patch.undo()
     assert code == 1

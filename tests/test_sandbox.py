@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import REPO_ROOT
-from autograder.grading import cgroups, cli, mounts, sandbox
+from autograder.grading import api, cgroups, cli, mounts, sandbox
 
 HAVE_ROOT_AND_BWRAP = os.geteuid() == 0 and shutil.which("bwrap") is not None
 
@@ -158,11 +158,11 @@ def test_grading_refuses_a_missing_level_and_names_the_weaker_ones(monkeypatch, 
     monkeypatch.setattr(sandbox, "probe", lambda: capabilities)
     for level in ("sandbox", "namespaces"):
         args = cli.parse(["subs", "--out", "out", "--isolation", level])
-        with pytest.raises(SystemExit) as refused:
-            cli.isolation(args)
-        message = str(refused.value.code)
+        with pytest.raises(api.GradingRefused) as refused:
+            api.isolation(args.settings)
+        message = str(refused.value)
         assert f"level '{level}' (missing: bubblewrap, no network)" in message
         assert "--isolation uid (weaker" in message and "namespaces (weaker" not in message
     args = cli.parse(["subs", "--out", "out", "--isolation", "uid"])
-    assert cli.isolation(args) is sandbox.Isolation.UID
+    assert api.isolation(args.settings) is sandbox.Isolation.UID
     assert "no network isolation" in capsys.readouterr().err

@@ -18,7 +18,8 @@ import json
 import os
 import textwrap
 import tomllib
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from autograder import similarity
@@ -48,62 +49,77 @@ class Setting:
         return self.flag or "--" + self.name.replace("_", "-")
 
 
-SETTINGS = [
-    Setting("workers", int, os.cpu_count() or 1,
-            "notebooks graded at once on this machine (without --scheduler)"),
-    Setting("isolation", sandbox.Isolation, sandbox.Isolation.SANDBOX,
-            "sandbox (the default), or a weaker level where it is not available: namespaces, "
-            "uid (--check-sandbox says what each protects)"),
-    Setting("cell_timeout", float, 120.0, "seconds per cell"),
-    Setting("notebook_timeout", float, 900.0, "seconds per notebook, in all"),
-    Setting("memory_mb", int, 4096, "memory cap per notebook, in MiB"),
-    Setting("processes", int, 256, "process cap per notebook"),
-    Setting("reasons", bool, True, "say why a visible check failed, from a run that saw no "
-            "hidden test (reasons.py); the flag turns it off", "--no-reasons"),
-    Setting("progress", bool, True, "show progress bars; the flag turns them off",
-            "--no-progress"),
-    Setting("scheduler", str, None,
-            "grade on this Dask scheduler's workers (see README); OUT stays here", "",
-            "tcp://HOST:PORT"),
-    Setting("db", str, None, "SQLAlchemy URL of the gradebook (default: OUT/gradebook.db)", "",
-            "URL"),
-    Setting("roster", Path, None,
-            "CSV of students' names and emails (nbgrader db student import: id,first_name,...)",
-            "", "CSV"),
-    Setting("canvas_gradebook", Path, None, "Canvas gradebook export: the column to import into",
-            "", "CSV"),
-    Setting("canvas_assignment", str, None, "that column's name in it", "", "NAME"),
-    Setting("due", str, None, "due date, e.g. 2026-03-14T23:59+00:00", "", "ISO8601"),
-    Setting("late_policy", str, None, "points off per day late, and after how many days "
-            "a zero; none by default", "", "P/day[,zero-after=D]"),
-    Setting("output_mode", str, None, "outputs' file mode, octal (default 640)", "", "OCTAL"),
-    Setting("similarity_threshold", float, None,
-            "report students this alike (0 to 1; default 0.8)", "", "S"),
-]  # fmt: skip
-BY_NAME = {s.name: s for s in SETTINGS}
+def setting(default: object, doc: str, flag: str = "", metavar: str = ""):
+    """A GraderConfig field: its default, and what --help and --print-config say of it."""
+    return field(default=default, metadata={"doc": doc, "flag": flag, "metavar": metavar})
 
 
 @dataclass
 class GraderConfig:
-    """The effective settings of one run (see SETTINGS for what each means)."""
+    """The settings of one run, each declared once: its type, default and meaning. Without
+    arguments: the defaults (config.load() adds the environment and the file)."""
 
-    workers: int
-    isolation: sandbox.Isolation
-    cell_timeout: float
-    notebook_timeout: float
-    memory_mb: int
-    processes: int
-    reasons: bool
-    progress: bool
-    scheduler: str | None
-    db: str | None
-    roster: Path | None
-    canvas_gradebook: Path | None
-    canvas_assignment: str | None
-    due: str | None
-    late_policy: str | None
-    output_mode: str | None
-    similarity_threshold: float | None
+    workers: int = setting(
+        os.cpu_count() or 1, "notebooks graded at once on this machine (without --scheduler)"
+    )
+    isolation: sandbox.Isolation = setting(
+        sandbox.Isolation.SANDBOX,
+        "sandbox (the default), or a weaker level where it is not available: namespaces, "
+        "uid (--check-sandbox says what each protects)",
+    )
+    cell_timeout: float = setting(120.0, "seconds per cell")
+    notebook_timeout: float = setting(900.0, "seconds per notebook, in all")
+    memory_mb: int = setting(4096, "memory cap per notebook, in MiB")
+    processes: int = setting(256, "process cap per notebook")
+    reasons: bool = setting(
+        True,
+        "say why a visible check failed, from a run that saw no hidden test (reasons.py); "
+        "the flag turns it off",
+        "--no-reasons",
+    )
+    progress: bool = setting(True, "show progress bars; the flag turns them off", "--no-progress")
+    scheduler: str | None = setting(
+        None,
+        "grade on this Dask scheduler's workers (see README); OUT stays here",
+        metavar="tcp://HOST:PORT",
+    )
+    db: str | None = setting(
+        None, "SQLAlchemy URL of the gradebook (default: OUT/gradebook.db)", metavar="URL"
+    )
+    roster: Path | None = setting(
+        None,
+        "CSV of students' names and emails (nbgrader db student import: id,first_name,...)",
+        metavar="CSV",
+    )
+    canvas_gradebook: Path | None = setting(
+        None, "Canvas gradebook export: the column to import into", metavar="CSV"
+    )
+    canvas_assignment: str | None = setting(None, "that column's name in it", metavar="NAME")
+    due: str | None = setting(None, "due date, e.g. 2026-03-14T23:59+00:00", metavar="ISO8601")
+    late_policy: str | None = setting(
+        None,
+        "points off per day late, and after how many days a zero; none by default",
+        metavar="P/day[,zero-after=D]",
+    )
+    output_mode: str | None = setting(
+        None, "outputs' file mode, octal (default 640)", metavar="OCTAL"
+    )
+    similarity_threshold: float | None = setting(
+        None, "report students this alike (0 to 1; default 0.8)", metavar="S"
+    )
+
+
+def _kind(annotation) -> type:
+    """A field's type without its `| None`."""
+    kinds = [k for k in typing.get_args(annotation) if k is not type(None)] or [annotation]
+    return kinds[0]
+
+
+_HINTS = typing.get_type_hints(GraderConfig)
+SETTINGS = [
+    Setting(f.name, _kind(_HINTS[f.name]), f.default, **f.metadata) for f in fields(GraderConfig)
+]
+BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -201,12 +217,6 @@ def resolve(args: argparse.Namespace, environ=None) -> tuple[GraderConfig, dict[
         else:
             values[s.name], sources[s.name] = s.default, "default"
     return GraderConfig(**values), sources
-
-
-def apply(args: argparse.Namespace, config: GraderConfig) -> None:
-    """Set the effective settings on `args`, where the rest of cs231n-grade reads them."""
-    for s in SETTINGS:
-        setattr(args, s.name, getattr(config, s.name))
 
 
 def show(config: GraderConfig, sources: dict[str, str]) -> str:

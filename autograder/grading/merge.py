@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from argparse import Namespace
 from pathlib import Path
 
 from autograder.course import ASSIGNMENT
@@ -119,7 +118,7 @@ def merge(out: Path, db_url: str, pair: str, dry_run: bool = False) -> int:
     _move_results(out, old, new)
     sync_gradebook(out, db_url, all_results(out, []))  # NEW's cells exist before the copy
     _merge_gradebook(db_url, old, new)
-    return finish(Namespace(expect=None, roster_rows=[]), out, db_url, [], [])
+    return finish(out, db_url, [], [])
 
 
 def command(out: Path, db_url: str, pair: str, dry_run: bool) -> int:

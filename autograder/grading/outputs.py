@@ -67,15 +67,15 @@ def share(out: Path, mode: int | str | None = OUTPUT_MODE) -> None:
             path.chmod(folder_mode if path.is_dir() else mode)
 
 
-def configure(out: Path, args) -> None:
+def configure(out: Path, settings) -> None:
     """What this run's flags say about the outputs, kept in OUT for later runs: the Canvas
     gradebook export (--canvas-gradebook, --canvas-assignment) and the late policy (--due,
     --late-policy). Raises ValueError (CanvasError, LatePolicyError) with the reason."""
-    if getattr(args, "canvas_gradebook", None):
-        canvas.save(out, canvas.read_export(args.canvas_gradebook, args.canvas_assignment))
-    if getattr(args, "due", None):
-        late.save(out, late.LatePolicy.parse(args.due, args.late_policy or "none"))
-    elif getattr(args, "late_policy", None):
+    if settings.canvas_gradebook:
+        canvas.save(out, canvas.read_export(settings.canvas_gradebook, settings.canvas_assignment))
+    if settings.due:
+        late.save(out, late.LatePolicy.parse(settings.due, settings.late_policy or "none"))
+    elif settings.late_policy:
         raise late.LatePolicyError("--late-policy needs --due (the assignment's due date)")
 
 
@@ -144,15 +144,26 @@ def scores_of(results: list[NotebookResult]) -> list[Score]:
     ]  # fmt: skip
 
 
-def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) -> int:
-    """Write every output from all the results in OUT and the gradebook's hand grades."""
+def finish(
+    out: Path,
+    db_url: str,
+    jobs,
+    current: list[NotebookResult],
+    settings=None,
+    roster: list | None = None,
+    expect: Path | None = None,
+) -> int:
+    """Write every output from all the results in OUT and the gradebook's hand grades (with
+    the roster's students registered); nonzero when one could not be written, or where the
+    scores differ from the CSV `expect`. `settings`: a config.GraderConfig (the outputs'
+    mode and the similarity threshold), or None for the defaults."""
     for job, result in zip(jobs, current, strict=True):
         try:
             write_autograded(out, result, job.path and Path(job.path))
         except Exception as error:  # formgrader's copy only: the scores are written below
             print(f"could not write the autograded copy of {job.label}: {error}", file=sys.stderr)
     results = all_results(out, current)
-    roster = getattr(args, "roster_rows", None) or []
+    roster = roster or []
     written = [_attempt("the roster", gradebook.register, db_url, roster)] if roster else []
     written.insert(0, _attempt("the gradebook", sync_gradebook, out, db_url, results))
     policy = late.load(out)
@@ -174,14 +185,15 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
         _attempt("the statistics and exports", write_exports, results, out),
         _attempt("the feedback pages", write_feedback, results, out / "feedback", policy),
     ]
-    threshold = getattr(args, "similarity_threshold", None)
+    threshold = getattr(settings, "similarity_threshold", None)
     threshold = similarity.THRESHOLD if threshold is None else threshold
     similar = _similar(results, out, threshold)
     written += [
         similar is not None,
         _attempt("report.html", write_report, results, out, similar, threshold),
     ]
-    written.append(_attempt("the outputs' modes", share, out, getattr(args, "output_mode", None)))
+    mode = getattr(settings, "output_mode", None)
+    written.append(_attempt("the outputs' modes", share, out, mode))
     rows = scores_of(results)
     print(format_table(rows))
     print(summary(results))
@@ -198,7 +210,7 @@ def finish(args, out: Path, db_url: str, jobs, current: list[NotebookResult]) ->
         for r in errors:
             print(f"  {r.student_id} {r.notebook}: {r.message}")
         code = 1
-    if args.expect and not report_mismatches(rows, args.expect):
+    if expect and not report_mismatches(rows, expect):
         code = 1
     return code
 

@@ -15,7 +15,6 @@ Trusted side: imports nothing that runs in the student's kernel.
 from __future__ import annotations
 
 import json
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -128,14 +127,3 @@ def install(path: Path, out: Path, notebooks: list[str]) -> list[str]:
         for package in sorted(set(built) | set(here))
         if built.get(package) != here.get(package)
     ]
-
-
-def install_or_exit(path: Path, out: Path, notebooks: list[str]) -> None:
-    """cs231n-grade --references: `install`, its warnings printed on stderr; a file that does
-    not match stops the grader (SystemExit) with the reason, before any kernel starts."""
-    try:
-        warnings = install(path, out, notebooks)
-    except ReferencesError as error:
-        sys.exit(f"cs231n-grade: refusing the references: {error}")
-    for warning in warnings:
-        print(f"cs231n-grade: warning: {warning}", file=sys.stderr)
