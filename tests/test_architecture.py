@@ -107,3 +107,11 @@ def test_no_module_is_too_long():
     """Is every module at most 350 lines, but those named in LONG_MODULES with the reason?"""
     long = {n for n, p in MODULES.items() if len(p.read_text().splitlines()) > 350}
     assert long <= LONG_MODULES, sorted(long - LONG_MODULES)
+
+
+def test_the_engine_hides_no_length_behind_fmt_skip():
+    """Does no module of autograder.grading keep a statement out of the formatter with
+    `# fmt: skip`? Packed onto few lines, such statements once hid a module's true length
+    from the limit above."""
+    engine = in_package(MODULES, "autograder.grading")
+    assert not [name for name in engine if "fmt: skip" in MODULES[name].read_text()]

@@ -54,19 +54,20 @@ def same_bombs() -> tuple[str, ...]:
     )
 
 
-# Grades the submission at PATH in this process, as a worker does (jobs.grade_submission,
+# Grades the submission at PATH in this process, as a worker does (student.grade_submission,
 # a real sandboxed kernel), against the solution's answers from its own sandboxed run; the
 # peak resident memory (VmHWM) is reset after the references were made, and read after.
 GRADE = """
 import json, sys
 from pathlib import Path
-from autograder.grading import jobs, references
-from autograder.grading.jobs import Settings, StudentJob
+from autograder.grading import references, student
+from autograder.grading.jobs import Settings
+from autograder.grading.student import StudentJob
 settings = Settings()
 refs = references.run_solution(0, NOTEBOOK, 0, settings)["documents"]
 job = StudentJob("bomber", NOTEBOOK, "ok", PATH)
 Path("/proc/self/clear_refs").write_text("5")
-returned = jobs.grade_submission(0, job.submission(), refs, settings)
+returned = student.grade_submission(0, job.submission(), refs, settings)
 status = Path("/proc/self/status").read_text().splitlines()
 peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"peak": peak, "result": returned["result"]}))

@@ -90,8 +90,8 @@ def test_force_regrades_what_it_names_and_says_why(tmp_path):
     """A current result is kept, and graded again with force; a changed file and a notebook
     without a result are graded; does the run's note name each with its reason?"""
     from autograder.course import RELEASE
-    from autograder.grading.jobs import StudentJob
     from autograder.grading.plan import describe, plan
+    from autograder.grading.student import StudentJob
     from autograder.results import write_json
 
     out = tmp_path / "out"

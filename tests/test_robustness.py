@@ -17,12 +17,13 @@ import pytest
 from conftest import NEEDS_SANDBOX
 
 from autograder.course import SAMPLES
-from autograder.grading import collect, jobs, outputs, rules
-from autograder.grading.jobs import Settings, StudentJob
+from autograder.grading import collect, jobs, outputs, rules, student
+from autograder.grading.jobs import Settings
 from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
 from autograder.grading.names import file_stem
 from autograder.grading.runner import Execution, GraderError, plan
 from autograder.grading.scheduler import LocalExecutor, run_all
+from autograder.grading.student import StudentJob
 from autograder.nbgrader_course import gradebook
 from autograder.results import NotebookResult, read_json
 from cs231n_utils import graded
@@ -47,7 +48,7 @@ def test_nbgrader_metadata_1_is_graded_by_the_course_cells(tmp_path, monkeypatch
     questions = list(jobs.course(NOTEBOOK).questions)
     refs = references(questions)
     monkeypatch.setattr(jobs, "load_references", lambda out, notebook: refs)
-    monkeypatch.setattr(jobs, "_run_notebook", kernel_sending(refs))
+    monkeypatch.setattr(student, "run_notebook", kernel_sending(refs))
     result = job(tmp_path / "out", Settings(), 0)
     assert result.status == "ok" and result.questions
     assert read_json(job.result_path(tmp_path / "out"))["status"] == "ok"
@@ -64,8 +65,8 @@ def references(questions: list[str]) -> dict[str, dict]:
 
 
 def kernel_sending(documents: dict[str, dict]):
-    """A stand-in for jobs._run_notebook whose kernel hands these documents to the receiver,
-    as runner.execute does when each arrives."""
+    """A stand-in for jobs.run_notebook (as student.py calls it) whose kernel hands these
+    documents to the receiver, as runner.execute does when each arrives."""
 
     def run(name, nb, notebook, worker, settings, receive=None):
         plan(jobs.course(notebook), nb)  # as the real one plans before it starts a kernel
@@ -94,7 +95,7 @@ def test_a_malformed_answer_costs_only_its_question(tmp_path, monkeypatch, docum
     refs = references(questions)
     monkeypatch.setattr(jobs, "load_references", lambda out, nb: refs)
     sent = {**refs, questions[0]: {**document, "end": "ok"}}
-    monkeypatch.setattr(jobs, "_run_notebook", kernel_sending(sent))
+    monkeypatch.setattr(student, "run_notebook", kernel_sending(sent))
     result = job(tmp_path / "out", Settings(), 0)
     assert result.status == "ok"
     first, *others = result.questions
@@ -111,7 +112,7 @@ def test_a_broken_rule_is_a_grader_error_not_a_zero(tmp_path, monkeypatch, capsy
     questions = list(jobs.course(NOTEBOOK).questions)
     refs = references(questions)
     monkeypatch.setattr(jobs, "load_references", lambda out, nb: refs)
-    monkeypatch.setattr(jobs, "_run_notebook", kernel_sending(refs))
+    monkeypatch.setattr(student, "run_notebook", kernel_sending(refs))
 
     def broken(mine, ref, theirs, answers):
         raise IndexError("a bug in the grader")
@@ -133,7 +134,7 @@ def test_a_grader_failure_stays_a_grader_error(tmp_path, monkeypatch):
     def broken(*args):
         raise GraderError("the kernel cannot start")
 
-    monkeypatch.setattr(jobs, "_run_notebook", broken)
+    monkeypatch.setattr(student, "run_notebook", broken)
     result = job(tmp_path / "out", Settings(), 0)
     assert result.status == "grader_error" and {q.points for q in result.questions} == {None}
 

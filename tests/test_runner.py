@@ -9,7 +9,7 @@ import json
 
 from autograder.course import RELEASE, SAMPLES, SOLUTIONS, notebook_names
 from autograder.grading import reasons
-from autograder.grading.jobs import question_status
+from autograder.grading.failures import question_status
 from autograder.grading.messages import CellOutcome, Limits
 from autograder.grading.runner import Course, Execution, Item, execute, plan
 from autograder.notebooks import grade_id, hidden_lines, read

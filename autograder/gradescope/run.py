@@ -31,9 +31,9 @@ from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, notebook_names
 from autograder.gradescope import results as gradescope
 from autograder.gradescope.build import REFERENCES, SETTINGS
 from autograder.grading import api, config, sandbox, uids
-from autograder.grading.jobs import StudentJob
 from autograder.grading.names import student_id
 from autograder.grading.outputs import all_results
+from autograder.grading.student import StudentJob
 from autograder.grading.submissions import MAX_ARCHIVE_BYTES, MAX_ENTRIES
 from autograder.results import NotebookResult, Status
 

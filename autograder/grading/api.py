@@ -26,18 +26,13 @@ from autograder.grading import config, layouts, sandbox, shipped, uids
 from autograder.grading.cgroups import remove_stale_cgroups
 from autograder.grading.collect import load_results
 from autograder.grading.identity import IdentityError, read_roster
-from autograder.grading.jobs import (
-    Settings,
-    StudentJob,
-    grader_key,
-    reference_problem,
-    solution_key,
-)
+from autograder.grading.jobs import Settings, grader_key, reference_problem, solution_key
 from autograder.grading.messages import Limits
 from autograder.grading.outputs import all_results, configure, finish
 from autograder.grading.plan import describe, plan
 from autograder.grading.references import ReferenceJob
 from autograder.grading.scheduler import LocalExecutor, run_all
+from autograder.grading.student import StudentJob
 from autograder.grading.submissions import SubmissionsError
 from autograder.nbgrader_course import folder as course_folder
 from autograder.results import NotebookResult

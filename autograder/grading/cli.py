@@ -39,28 +39,44 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("submissions", type=Path, nargs="?", help="folder or .zip")
     parser.add_argument("--out", type=Path, help="the grading folder (created if missing)")
-    parser.add_argument("--references", type=Path, metavar="FILE", help="the solution's answers, "
-                        "computed elsewhere (the Gradescope build): run no solution")  # fmt: skip
-    parser.add_argument("--notebooks", nargs="+", metavar="NAME",
-                        help="grade only these notebooks (file stems)")  # fmt: skip
     parser.add_argument(
-        "--students", nargs="+", metavar="ID",
+        "--references",
+        type=Path,
+        metavar="FILE",
+        help="the solution's answers, computed elsewhere (the Gradescope build): run no solution",
+    )
+    parser.add_argument(
+        "--notebooks", nargs="+", metavar="NAME", help="grade only these notebooks (file stems)"
+    )
+    parser.add_argument(
+        "--students",
+        nargs="+",
+        metavar="ID",
         help="grade only these students (ids or names as found); everyone else is kept",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="grade again what --students names (all without it), though its result is current",
-    )  # fmt: skip
+    )
     parser.add_argument("--expect", type=Path, help="CSV of expected scores; exit 1 on a mismatch")
     parser.add_argument("--check-sandbox", action="store_true", help="report isolation; exit")
-    parser.add_argument("--check-host", action="store_true", help="plant canary solutions "
-                        "where copies usually are, report which a graded kernel reads")  # fmt: skip
-    parser.add_argument(UNSAFE_FLAG, dest="unsafe", action="store_true", help="grade without "
-                        "isolation: student code runs with your privileges")  # fmt: skip
     parser.add_argument(
-        "--merge-students", metavar="OLD=NEW",
+        "--check-host",
+        action="store_true",
+        help="plant canary solutions where copies usually are, report which a graded kernel reads",
+    )
+    parser.add_argument(
+        UNSAFE_FLAG,
+        dest="unsafe",
+        action="store_true",
+        help="grade without isolation: student code runs with your privileges",
+    )
+    parser.add_argument(
+        "--merge-students",
+        metavar="OLD=NEW",
         help="make student OLD, split off by an earlier run, part of NEW in --out (see merge.py)",
-    )  # fmt: skip
+    )
     parser.add_argument("--dry-run", action="store_true", help="with --merge-students: only say")
     config.add_arguments(parser)
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ task. Each task holds a host-wide sandbox slot on its worker while it runs (slot
 
 Tasks of a worker that dies are run again elsewhere by the scheduler, up to its
 `distributed.scheduler.allowed-failures` times (3 by default); past that the client gets
-KilledWorker, which jobs.StudentJob.finish records as a grader_error that a rerun retries.
+KilledWorker, which student.StudentJob.finish records as a grader_error that a rerun retries.
 """
 
 from __future__ import annotations

@@ -124,17 +124,26 @@ BY_NAME = {s.name: s for s in SETTINGS}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Each setting's flag, with no default: an absent flag leaves the weaker sources in force."""
-    parser.add_argument("--config", type=Path, metavar="TOML", help="settings file (see "
-                        f"--print-config; default ${CONFIG_ENV}, else OUT/{IN_OUT})")  # fmt: skip
-    parser.add_argument("--print-config", action="store_true",
-                        help="show every setting, its value and its source; exit")  # fmt: skip
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="TOML",
+        help=f"settings file (see --print-config; default ${CONFIG_ENV}, else OUT/{IN_OUT})",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="show every setting, its value and its source; exit",
+    )
     for s in SETTINGS:
         if s.kind is bool:
-            parser.add_argument(s.option, dest=s.name, action="store_false", default=None,
-                                help=s.doc)  # fmt: skip
+            parser.add_argument(
+                s.option, dest=s.name, action="store_false", default=None, help=s.doc
+            )
         elif s.kind is sandbox.Isolation:
-            parser.add_argument(s.option, dest=s.name, type=sandbox.Isolation, choices=LEVELS,
-                                help=s.doc)  # fmt: skip
+            parser.add_argument(
+                s.option, dest=s.name, type=sandbox.Isolation, choices=LEVELS, help=s.doc
+            )
         else:
             kind = similarity.parse_threshold if s.name == "similarity_threshold" else s.kind
             metavar = s.metavar or {int: "N", float: "X"}[s.kind]

@@ -21,8 +21,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HELD_OUT = DATA / "mnist_heldout.npz"
-PARAMETERS = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "head.weight",
-              "head.bias")  # fmt: skip
+PARAMETERS = (
+    "conv1.weight",
+    "conv1.bias",
+    "conv2.weight",
+    "conv2.bias",
+    "head.weight",
+    "head.bias",
+)
 CHUNK = 100  # images per forward pass: conv2's unfolded patches stay near 10 MB
 
 

@@ -55,8 +55,14 @@ def cell_reports(run: Execution, questions: set[str]) -> list[dict]:
         if later:
             reports.append({"label": LATER_CELLS, "status": "later", "seconds": 0.0, "kind": None})
             break
-        reports.append({"label": cell.label, "status": cell.status, "seconds": cell.seconds,
-                        "kind": error_kind(cell.error)})  # fmt: skip
+        reports.append(
+            {
+                "label": cell.label,
+                "status": cell.status,
+                "seconds": cell.seconds,
+                "kind": error_kind(cell.error),
+            }
+        )
     return reports
 
 

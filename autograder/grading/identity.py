@@ -105,8 +105,12 @@ class Identities:
             self._take(sid)
         for row in self.roster:
             name = " ".join(filter(None, (row.get("first_name"), row.get("last_name"))))
-            self.record(row["id"], name=name, email=row.get("email", ""),
-                        canvas_user_id=row.get("lms_user_id", ""))  # fmt: skip
+            self.record(
+                row["id"],
+                name=name,
+                email=row.get("email", ""),
+                canvas_user_id=row.get("lms_user_id", ""),
+            )
 
     @classmethod
     def load(cls, out: Path, roster: list[dict[str, str]] | None = None, warn=_warn) -> Identities:
@@ -179,8 +183,14 @@ class Identities:
         if found.name not in logins and found.name != sid:
             logins.append(found.name)
         late = "yes" if found.late else ""
-        self.record(sid, logins=" ".join(logins), source=found.source, layout=found.layout,
-                    canvas_user_id=found.canvas_user_id, late=late)  # fmt: skip
+        self.record(
+            sid,
+            logins=" ".join(logins),
+            source=found.source,
+            layout=found.layout,
+            canvas_user_id=found.canvas_user_id,
+            late=late,
+        )
         return sid
 
     def record(self, sid: str, **values: str) -> None:

@@ -21,7 +21,7 @@ Where a fault lies decides what it costs. The student's document is validated an
 first (answers.py): anything malformed is that question's zero. The rules then judge only
 validated values and check them against the solution's before computing, so an exception
 escaping a rule is the grader's own fault: it propagates, and the caller makes it a
-grader_error (jobs.py), never a zero. Trusted side: imports nothing that runs in the
+grader_error (student.py), never a zero. Trusted side: imports nothing that runs in the
 student's kernel.
 """
 

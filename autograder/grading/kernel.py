@@ -121,20 +121,12 @@ class SandboxedKernel:
         view.bind(self.scratch, writable=True)  # the connection file and the sockets
         if self.cgroup is not None:
             mounts.own_cgroup(view, self.cgroup)
-        sandbox = bwrap_command(
-            [
-                "--chdir", "/tmp",
-                "--setenv", "HOME", "/tmp",
-                "--setenv", "CS231N_DATA", str(REPO_ROOT / "data"),
-                *(a for k, v in ONE_THREAD.items() for a in ("--setenv", k, v)),
-                "--setenv", "MPLBACKEND", "agg",
-                "--unsetenv", "JPY_PARENT_PID",  # the grader's pid is invisible in here
-                "--",
-                *self._drop(kernel_cmd),
-            ],
-            user_namespace=False,
-            view=view,
-        )  # fmt: skip
+        env = {"HOME": "/tmp", "CS231N_DATA": str(REPO_ROOT / "data"), **ONE_THREAD}
+        env["MPLBACKEND"] = "agg"
+        setenv = [a for name, value in env.items() for a in ("--setenv", name, value)]
+        unset = ["--unsetenv", "JPY_PARENT_PID"]  # the grader's pid is invisible in here
+        command = ["--chdir", "/tmp", *setenv, *unset, "--", *self._drop(kernel_cmd)]
+        sandbox = bwrap_command(command, user_namespace=False, view=view)
         if self.cgroup is None:  # namespaces: rlimits (in _drop) instead of a cgroup
             return sandbox
         # A root shell puts itself into the cgroups and execs bubblewrap, which builds the

@@ -111,9 +111,11 @@ def students(
     what was found to (a folder unpack did not report is found under its own name)."""
     ids = {folder: identities.resolve(f) for folder, f in found.items()}
     return discover(
-        root, expected, find=all(f.layout == "folders" for f in found.values()),
+        root,
+        expected,
+        find=all(f.layout == "folders" for f in found.values()),
         resolve=lambda name: ids.get(name) or identities.resolve(Found(name, name)),
-    )  # fmt: skip
+    )
 
 
 def find_students(

@@ -45,8 +45,9 @@ def steps(out: Path, old: str, new: str) -> list[str]:
         twin = out / "results" / file_stem(new) / path.name
         action = "removed (NEW has its own)" if twin.exists() else f"becomes {new!r}'s"
         found.append(f"results/{file_stem(old)}/{path.name}: {action}")
-    found.append(f"gradebook: {old!r}'s hand grades copied onto {new!r}'s empty cells, then "
-                 f"{old!r} removed")  # fmt: skip
+    found.append(
+        f"gradebook: {old!r}'s hand grades copied onto {new!r}'s empty cells, then {old!r} removed"
+    )
     found.append("every output rebuilt from OUT")
     return found
 
@@ -106,8 +107,14 @@ def _merge_gradebook(db_url: str, old: str, new: str) -> None:
 def merge(out: Path, db_url: str, pair: str, dry_run: bool = False) -> int:
     """Merge OLD=NEW in OUT (see the module's docstring); 0 when done or planned."""
     old, new = parse_pair(pair)
-    print("\n".join([f"merge {old!r} into {new!r}{' (dry run)' if dry_run else ''}:",
-                     *(f"  {line}" for line in steps(out, old, new))]))  # fmt: skip
+    print(
+        "\n".join(
+            [
+                f"merge {old!r} into {new!r}{' (dry run)' if dry_run else ''}:",
+                *(f"  {line}" for line in steps(out, old, new)),
+            ]
+        )
+    )
     if dry_run:
         print("dry run: nothing changed")
         return 0

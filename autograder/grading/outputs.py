@@ -32,9 +32,20 @@ from autograder.results import (
 from autograder.scores import Score, format_table, report_mismatches
 
 SYNCED = "results/synced.json"  # the submission each gradebook entry was last written from
-SHARED = ("scores.csv", "grades.csv", "grades_by_notebook.csv", "canvas_grades.csv",
-          "gradescope_grades.csv", "question_stats.csv", "students.csv", "report.html",
-          "similarity.csv", "feedback", "autograded", "gradebook.db")  # fmt: skip
+SHARED = (
+    "scores.csv",
+    "grades.csv",
+    "grades_by_notebook.csv",
+    "canvas_grades.csv",
+    "gradescope_grades.csv",
+    "question_stats.csv",
+    "students.csv",
+    "report.html",
+    "similarity.csv",
+    "feedback",
+    "autograded",
+    "gradebook.db",
+)
 OUTPUT_MODE = 0o640  # files readable by the course's group (OUT's group), never by others
 
 
@@ -137,11 +148,17 @@ def with_hand(db_url: str, results: list[NotebookResult]) -> list[NotebookResult
 
 def scores_of(results: list[NotebookResult]) -> list[Score]:
     return [
-        Score(r.student_id, r.notebook, q.question, q.points, q.max_points,
-              "hand" if q.status == Status.HAND else "autograder")
+        Score(
+            r.student_id,
+            r.notebook,
+            q.question,
+            q.points,
+            q.max_points,
+            "hand" if q.status == Status.HAND else "autograder",
+        )
         for r in results
         for q in r.questions
-    ]  # fmt: skip
+    ]
 
 
 def finish(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import SOLUTIONS
-from autograder.grading.jobs import Settings, _run_notebook, reference_path, solution_key
+from autograder.grading.jobs import Settings, reference_path, run_notebook, solution_key
 from autograder.grading.runner import GraderError
 from autograder.notebooks import read
 from autograder.results import read_json, write_json
@@ -22,7 +22,7 @@ def run_solution(slot: int, notebook: str, run: int, settings: Settings) -> dict
     """The pure part of a reference run: the solution's answers documents and its run time.
     Raises GraderError when the solution fails one of its own tests in the sandbox."""
     nb = read(SOLUTIONS / f"{notebook}.ipynb")
-    execution = _run_notebook(f"solution-{notebook}", nb, notebook, slot, settings)
+    execution = run_notebook(f"solution-{notebook}", nb, notebook, slot, settings)
     for question, document in execution.documents.items():
         if not document or document.get("end") != "ok":
             end = (document or {}).get("error") or execution.probe_status.get(question)

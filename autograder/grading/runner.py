@@ -194,9 +194,13 @@ def execute(
             left = deadline - time.monotonic()
             outcome = kernel.run(code, timeout=min(kernel.limits.cell_timeout_s, left), keep=MIME)
         run.cells.append(
-            CellReport(item.label, outcome.status, outcome.error if not raised else None,
-                       time.monotonic() - began)
-        )  # fmt: skip
+            CellReport(
+                item.label,
+                outcome.status,
+                outcome.error if not raised else None,
+                time.monotonic() - began,
+            )
+        )
         if item.question:
             if outcome.status == "ok" and outcome.result is None:
                 outcome.result = _ask_again(kernel, deadline)

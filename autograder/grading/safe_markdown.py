@@ -20,13 +20,53 @@ from html.parser import HTMLParser
 
 # what mistune and nbconvert's renderer produce for markdown (tables, task lists, pygments)
 TAGS = {
-    "a", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "img", "input", "li", "ol", "p", "pre", "span", "strong", "table",
-    "tbody", "td", "th", "thead", "tr", "ul",
-}  # fmt: skip
+    "a",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "img",
+    "input",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "span",
+    "strong",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-ATTRIBUTES = {"href", "src", "alt", "title", "id", "class", "style", "start", "type",
-              "disabled", "checked"}  # fmt: skip
+ATTRIBUTES = {
+    "href",
+    "src",
+    "alt",
+    "title",
+    "id",
+    "class",
+    "style",
+    "start",
+    "type",
+    "disabled",
+    "checked",
+}
 CLASSES = re.compile(
     r"highlight|anchor-link|task-list-item(-checkbox)?|language-[\w+.-]{1,30}|[a-z]{1,3}[0-9]?"
 )

@@ -130,8 +130,16 @@ def bwrap_command(
             "--unshare-cgroup-try",
         ]
     )
-    return [bwrap, *unshare, "--die-with-parent", "--new-session", *view.args,
-            "--remount-ro", "/", *inner]  # fmt: skip
+    return [
+        bwrap,
+        *unshare,
+        "--die-with-parent",
+        "--new-session",
+        *view.args,
+        "--remount-ro",
+        "/",
+        *inner,
+    ]
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess:

@@ -1,10 +1,11 @@
 """Scheduling grading jobs: a small executor interface, a local implementation, progress.
 
-A job (autograder/grading/jobs.py) has a pure part, `function(slot, *arguments)`, which runs
-wherever the executor puts it and returns data, and a client part, `finish`, which writes
-what came back into the grading folder here. The executor decides where and when the pure
-part runs; the slot it holds meanwhile is host-wide (autograder/grading/slots.py: each slot
-has its own sandbox uid, so two kernels never share one, whichever grader started them).
+A job (references.ReferenceJob, student.StudentJob; jobs.py has what they share) has a pure
+part, `function(slot, *arguments)`, which runs wherever the executor puts it and returns
+data, and a client part, `finish`, which writes what came back into the grading folder
+here. The executor decides where and when the pure part runs; the slot it holds meanwhile
+is host-wide (autograder/grading/slots.py: each slot has its own sandbox uid, so two kernels
+never share one, whichever grader started them).
 `LocalExecutor` runs `workers` jobs at once on this machine; `DaskExecutor`
 (autograder/grading/cluster.py) runs them on the workers of a Dask cluster.
 """

@@ -100,8 +100,11 @@ def install(path: Path, out: Path, notebooks: list[str]) -> list[str]:
         if not isinstance(entry, dict):
             raise ReferencesError(f"{path} holds no references of {notebook}")
         mine = fingerprint(notebook)
-        for field, what in (("release", "release notebook"), ("questions", "graded questions"),
-                            ("tests", "graded tests (hidden tests included)")):  # fmt: skip
+        for field, what in (
+            ("release", "release notebook"),
+            ("questions", "graded questions"),
+            ("tests", "graded tests (hidden tests included)"),
+        ):
             if entry.get(field) != mine[field]:
                 raise ReferencesError(
                     f"{path} was computed for another {what} of {notebook} than this one: "
