@@ -11,7 +11,7 @@
 
 Canvas matches an imported row by ID (its numeric user id, known when the submissions came
 from Canvas's bulk download or a roster's lms_user_id, kept in students.csv by
-autograder/grading/identity.py) or else by SIS User ID / SIS Login ID, which here are the
+autograder/grading/inputs/identity.py) or else by SIS User ID / SIS Login ID, which here are the
 student id. Only the grader's own words appear. Imports nothing that runs a kernel.
 """
 
@@ -27,7 +27,7 @@ from autograder import canvas, late
 from autograder.canvas import KEYS as CANVAS_KEYS
 from autograder.canvas import CanvasGradebook
 from autograder.course import ASSIGNMENT
-from autograder.grading.identity import read_table
+from autograder.grading.inputs.identity import read_table
 from autograder.late import LatePolicy
 from autograder.results import STATUS_TEXT, NotebookResult, QuestionResult, Status
 from autograder.scores import MAX_COVERS, notebook_maxima, position

@@ -17,9 +17,9 @@ import re
 
 import nbformat
 
-from autograder.grading.safe_markdown import safe_markdown
 from autograder.notebooks import grade_id
 from autograder.protected import is_answer, is_protected, set_type
+from autograder.safe_markdown import safe_markdown
 
 EXCEPTION_KINDS = (
     "AssertionError", "AttributeError", "CheckFailed", "FloatingPointError", "ImportError",

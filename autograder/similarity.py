@@ -42,7 +42,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from autograder.course import RELEASE
-from autograder.grading.autograded import autograded_path
+from autograder.grading.reporting.autograded import autograded_path
 from autograder.notebooks import grade_id, nbgrader_meta, read
 from autograder.results import NotebookResult, Status
 from cs231n_utils.files import atomic_write

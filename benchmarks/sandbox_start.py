@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from autograder.course import REPO_ROOT
-from autograder.grading import kernel, mounts, sandbox
-from autograder.grading.kernel import SandboxedKernel
-from autograder.grading.messages import Limits
+from autograder.grading.isolation import kernel, mounts, sandbox
+from autograder.grading.isolation.kernel import SandboxedKernel
+from autograder.grading.isolation.messages import Limits
 
 
 def old_base(tmp_bytes: int | None = None) -> mounts.View:

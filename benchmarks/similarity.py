@@ -25,7 +25,7 @@ import nbformat
 
 from autograder import similarity
 from autograder.course import RELEASE, notebook_names
-from autograder.grading.autograded import autograded_path
+from autograder.grading.reporting.autograded import autograded_path
 from autograder.notebooks import grade_id, is_answer, read
 from autograder.results import NotebookResult, Status
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-# the grader refuses larger files (autograder/grading/submissions.py)
+# the grader refuses larger files (autograder/grading/inputs/submissions.py)
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 LARGE_NOTEBOOK_BYTES = 5 * 2**20  # a finished notebook is well under 1 MB
 LARGE_OUTPUT_BYTES = 1 * 2**20  # one cell's outputs

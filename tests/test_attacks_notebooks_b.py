@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from autograder.course import SOLUTIONS
-from autograder.grading import judge
-from autograder.grading.properties_b import _divergence_too_large, uniform_permutations
+from autograder.grading.judging import judge
+from autograder.grading.judging.properties_b import _divergence_too_large, uniform_permutations
 from autograder.notebooks import HIDDEN_MARKERS, read, strip_markers
 from notebook_kernel import NotebookKernel
 

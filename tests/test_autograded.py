@@ -13,12 +13,12 @@ import nbformat
 import pytest
 
 from autograder.course import RELEASE, SAMPLES
-from autograder.grading.autograded import write_autograded
-from autograder.grading.safe_markdown import safe_markdown
+from autograder.grading.reporting.autograded import write_autograded
 from autograder.notebooks import grade_id, read
 from autograder.protected import is_protected, restore_protected
 from autograder.redaction import safe_outputs
 from autograder.results import NotebookResult, QuestionResult
+from autograder.safe_markdown import safe_markdown
 
 NOTEBOOK = "01_numpy_gradients"
 FORGED = "OK all hidden tests passed"
@@ -239,7 +239,7 @@ def test_restore_puts_back_deleted_retyped_and_duplicated_tests():
 def test_markdown_that_cannot_be_escaped_is_shown_as_code(source):
     """Is markdown whose links, mermaid blocks, macros or heading ids would be unsafe shown
     literally, as a code block, rather than rendered?"""
-    from autograder.grading.safe_markdown import render
+    from autograder.safe_markdown import render
 
     safe, _ = safe_markdown(source)
     html = render(safe, {})

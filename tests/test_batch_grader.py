@@ -20,8 +20,9 @@ import pytest
 from conftest import NEEDS_SANDBOX
 
 from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
-from autograder.grading import api, cgroups, config, sandbox
+from autograder.grading import api, config
 from autograder.grading.api import UNSAFE_FLAG
+from autograder.grading.isolation import cgroups, sandbox
 from autograder.notebooks import hidden_lines, read
 
 pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("batch_grader")]

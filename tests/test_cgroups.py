@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import cgroups
+from autograder.grading.isolation import cgroups
 
 V2_FILES = {
     "cgroup.procs": "",

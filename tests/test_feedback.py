@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from autograder.course import SOLUTIONS
-from autograder.grading.feedback import feedback_path, titles, verdict_text, write_feedback
+from autograder.grading.reporting.feedback import (
+    feedback_path,
+    titles,
+    verdict_text,
+    write_feedback,
+)
 from autograder.notebooks import hidden_lines, read
 from autograder.redaction import EXCEPTION_KINDS, error_kind, exception_kind
 from autograder.results import HandGrade, NotebookResult, QuestionResult, with_hand_grades

@@ -23,9 +23,10 @@ from documents import document
 
 from autograder.course import SOLUTIONS, notebook_names
 from autograder.gradescope.results import results_json
-from autograder.grading import jobs, rules
-from autograder.grading.feedback import page
-from autograder.grading.judge import judge, question_result
+from autograder.grading.executors import jobs
+from autograder.grading.judging import rules
+from autograder.grading.judging.judge import judge, question_result
+from autograder.grading.reporting.feedback import page
 from autograder.notebooks import read
 from autograder.redaction import EXCEPTION_KINDS
 from autograder.results import NotebookResult

@@ -29,8 +29,10 @@ import pytest
 from autograder.course import RELEASE, REPO_ROOT, SAMPLES, SOLUTIONS
 from autograder.gradescope import build, run
 from autograder.gradescope.results import results_json
-from autograder.grading import api, sandbox, shipped
-from autograder.grading.feedback import secret_lines
+from autograder.grading import api
+from autograder.grading.executors import shipped
+from autograder.grading.isolation import sandbox
+from autograder.grading.reporting.feedback import secret_lines
 from autograder.notebooks import hidden_lines, is_written_answer, nbgrader_meta, read
 from autograder.results import NotebookResult, QuestionResult
 

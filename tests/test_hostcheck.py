@@ -14,9 +14,10 @@ import pytest
 from conftest import NEEDS_SANDBOX
 
 from autograder.course import REPO_ROOT
-from autograder.grading import cli, hostcheck, sandbox
-from autograder.grading.messages import Limits
-from autograder.grading.sandbox import Isolation
+from autograder.grading import cli
+from autograder.grading.isolation import hostcheck, sandbox
+from autograder.grading.isolation.messages import Limits
+from autograder.grading.isolation.sandbox import Isolation
 
 pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("hostcheck")]
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64)

@@ -1,11 +1,11 @@
-"""One identity per student across runs (autograder/grading/identity.py), regrades on demand
+"""One identity per student across runs (autograder/grading/inputs/identity.py), regrades on demand
 (plan.py), and the merge of identities an earlier run split (merge.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from autograder.grading.identity import Found, Identities, IdentityError, read_table
+from autograder.grading.inputs.identity import Found, Identities, IdentityError, read_table
 
 ROSTER = [{"id": "s1001", "first_name": "Ada", "last_name": "Lovelace", "email": "ada@x.org",
            "lms_user_id": "12345"}]  # fmt: skip
@@ -90,8 +90,8 @@ def test_force_regrades_what_it_names_and_says_why(tmp_path):
     """A current result is kept, and graded again with force; a changed file and a notebook
     without a result are graded; does the run's note name each with its reason?"""
     from autograder.course import RELEASE
-    from autograder.grading.plan import describe, plan
-    from autograder.grading.student import StudentJob
+    from autograder.grading.executors.plan import describe, plan
+    from autograder.grading.executors.student import StudentJob
     from autograder.results import write_json
 
     out = tmp_path / "out"
@@ -116,7 +116,7 @@ def test_outputs_are_readable_by_the_group_and_never_by_others(tmp_path):
     is not octal a clear error?"""
     import stat
 
-    from autograder.grading.outputs import share
+    from autograder.grading.reporting.outputs import share
     from cs231n_utils.files import atomic_write
 
     atomic_write(tmp_path / "scores.csv", "x")

@@ -16,9 +16,10 @@ from conftest import NEEDS_SANDBOX
 from test_kernel import loopback
 
 from autograder.course import REPO_ROOT, SAMPLES
-from autograder.grading import api, cli, config, sandbox, uids
-from autograder.grading.kernel import Limits, SandboxedKernel
-from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation
+from autograder.grading import api, cli, config
+from autograder.grading.isolation import sandbox, uids
+from autograder.grading.isolation.kernel import Limits, SandboxedKernel
+from autograder.grading.isolation.sandbox import FIRST_SANDBOX_UID, Isolation
 
 pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("isolation_levels")]
 LIMITS = Limits(memory_bytes=2 * 2**30, processes=64, cell_timeout_s=10)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from documents import document
 
-from autograder.grading import rules
-from autograder.grading.answers import MAX_DOCUMENT_BYTES, parse
-from autograder.grading.judge import Malformed, check_reference, decode, judge
+from autograder.grading.judging import rules
+from autograder.grading.judging.answers import MAX_DOCUMENT_BYTES, parse
+from autograder.grading.judging.judge import Malformed, check_reference, decode, judge
 
 answers = document  # a document as the kernel sends it, from graded.answer calls
 
@@ -268,7 +268,7 @@ def test_property_rules():
 def test_an_arrays_items_are_checked_as_one_number_each_would_be(data):
     """Does an array decode exactly when each item is a number a float64 holds (no bool, no
     string, no int of 400 digits), as the rule for one value says?"""
-    from autograder.grading.answers import _number
+    from autograder.grading.judging.answers import _number
 
     slot = {"t": "array", "shape": [len(data)], "data": data}
     if all(_number(x) for x in data):

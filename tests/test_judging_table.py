@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from autograder.authoring import judging
 from autograder.course import REPO_ROOT
-from autograder.grading.rules import RULES
+from autograder.grading.judging.rules import RULES
 
 
 def test_rules_are_read_from_every_form_of_call():

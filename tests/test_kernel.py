@@ -17,8 +17,8 @@ import pytest
 from conftest import NEEDS_SANDBOX
 
 from autograder.course import REPO_ROOT, SAMPLES
-from autograder.grading import sandbox
-from autograder.grading.kernel import Limits, SandboxedKernel
+from autograder.grading.isolation import sandbox
+from autograder.grading.isolation.kernel import Limits, SandboxedKernel
 
 pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("kernel")]
 

@@ -9,10 +9,10 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder.grading import layouts
-from autograder.grading.identity import Identities
-from autograder.grading.layouts import unpack
-from autograder.grading.submissions import SubmissionsError
+from autograder.grading.inputs import layouts
+from autograder.grading.inputs.identity import Identities
+from autograder.grading.inputs.layouts import unpack
+from autograder.grading.inputs.submissions import SubmissionsError
 
 EXPECTED = ["01_a.ipynb", "02_b.ipynb"]
 

@@ -13,7 +13,7 @@ import pytest
 
 from autograder.authoring import mutations
 from autograder.course import RELEASE, SOLUTIONS, notebook_names
-from autograder.grading import judge
+from autograder.grading.judging import judge
 from autograder.notebooks import HIDDEN_MARKERS, grade_id, hidden_part, is_test, read, strip_markers
 from notebook_kernel import NotebookKernel
 

@@ -9,8 +9,10 @@ from dataclasses import asdict, replace
 import pytest
 
 from autograder.course import ASSIGNMENT, SOLUTIONS
-from autograder.grading import identity, jobs, outputs
-from autograder.grading.names import file_stem
+from autograder.grading.executors import jobs
+from autograder.grading.inputs import identity
+from autograder.grading.inputs.names import file_stem
+from autograder.grading.reporting import outputs
 from autograder.nbgrader_course import folder as course_folder
 from autograder.results import NotebookResult, QuestionResult, Status, write_json
 
@@ -180,7 +182,7 @@ def test_a_roster_names_the_students_and_students_csv_keeps_everyone(out, tmp_pa
 def test_merge_students_joins_a_split_student_everywhere(out, capsys):
     """A student graded under a login, later known by a roster id: does --dry-run change
     nothing, and the merge leave one student with the result, the hand grade and the row?"""
-    from autograder.grading import merge
+    from autograder.grading.reporting import merge
 
     ids = identity.Identities.load(out)
     ids.resolve(identity.Found("lovelaceada", "lovelaceada", "folders"))

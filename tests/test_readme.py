@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import REPO_ROOT
-from autograder.grading.outputs import SHARED
+from autograder.grading.reporting.outputs import SHARED
 
 README = (REPO_ROOT / "README.md").read_text()
 TOP = ("autograder/", "benchmarks/", "cs231n_utils/", "data/", "tests/", "solutions/",

@@ -17,13 +17,15 @@ import pytest
 from conftest import NEEDS_SANDBOX
 
 from autograder.course import SAMPLES
-from autograder.grading import collect, jobs, outputs, rules, student
-from autograder.grading.jobs import Settings
-from autograder.grading.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
-from autograder.grading.names import file_stem
-from autograder.grading.runner import Execution, GraderError, plan
-from autograder.grading.scheduler import LocalExecutor, run_all
-from autograder.grading.student import StudentJob
+from autograder.grading.executors import collect, jobs, student
+from autograder.grading.executors.jobs import Settings
+from autograder.grading.executors.scheduler import LocalExecutor, run_all
+from autograder.grading.executors.student import StudentJob
+from autograder.grading.inputs.names import file_stem
+from autograder.grading.isolation.kernel import MALFORMED, CellOutcome, Limits, SandboxedKernel
+from autograder.grading.isolation.runner import Execution, GraderError, plan
+from autograder.grading.judging import rules
+from autograder.grading.reporting import outputs
 from autograder.nbgrader_course import gradebook
 from autograder.results import NotebookResult, read_json
 from cs231n_utils import graded
@@ -308,7 +310,7 @@ def test_a_lost_idle_status_ends_the_cell_on_its_reply():
 
 FLOOD = """
 import json, resource, sys, time
-from autograder.grading.kernel import Limits, SandboxedKernel, TOO_LARGE
+from autograder.grading.isolation.kernel import Limits, SandboxedKernel, TOO_LARGE
 limits = Limits(memory_bytes=3 * 2**30, cell_timeout_s=240)
 with SandboxedKernel("flood", limits=limits) as kernel:
     began = time.monotonic()

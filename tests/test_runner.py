@@ -8,10 +8,10 @@ import copy
 import json
 
 from autograder.course import RELEASE, SAMPLES, SOLUTIONS, notebook_names
-from autograder.grading import reasons
-from autograder.grading.failures import question_status
-from autograder.grading.messages import CellOutcome, Limits
-from autograder.grading.runner import Course, Execution, Item, execute, plan
+from autograder.grading.executors import reasons
+from autograder.grading.executors.failures import question_status
+from autograder.grading.isolation.messages import CellOutcome, Limits
+from autograder.grading.isolation.runner import Course, Execution, Item, execute, plan
 from autograder.notebooks import grade_id, hidden_lines, read
 from autograder.results import Status
 

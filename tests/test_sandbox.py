@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from autograder.course import REPO_ROOT
-from autograder.grading import api, cgroups, cli, mounts, sandbox
+from autograder.grading import api, cli
+from autograder.grading.isolation import cgroups, mounts, sandbox
 
 HAVE_ROOT_AND_BWRAP = os.geteuid() == 0 and shutil.which("bwrap") is not None
 

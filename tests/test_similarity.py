@@ -13,9 +13,9 @@ import pytest
 
 from autograder import similarity
 from autograder.course import RELEASE
-from autograder.grading import outputs
-from autograder.grading.autograded import autograded_path
 from autograder.grading.cli import parse
+from autograder.grading.reporting import outputs
+from autograder.grading.reporting.autograded import autograded_path
 from autograder.notebooks import grade_id, read
 from autograder.report import report
 from autograder.results import NotebookResult, Status

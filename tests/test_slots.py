@@ -11,11 +11,11 @@ import threading
 
 import pytest
 
-from autograder.grading.slots import hold_slot
+from autograder.grading.isolation.slots import hold_slot
 
 HOLD = """
 import sys, time
-from autograder.grading.slots import hold_slot
+from autograder.grading.isolation.slots import hold_slot
 with hold_slot() as slot:
     print(slot, flush=True)
     time.sleep(600)

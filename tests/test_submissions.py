@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbformat import v3
 
-from autograder.grading import submissions
-from autograder.grading.names import student_id
-from autograder.grading.submissions import SubmissionsError, discover, extract_zip
+from autograder.grading.inputs import submissions
+from autograder.grading.inputs.names import student_id
+from autograder.grading.inputs.submissions import SubmissionsError, discover, extract_zip
 
 EXPECTED = ["01_a.ipynb", "02_b.ipynb"]
 
@@ -211,7 +211,7 @@ def test_a_folder_with_too_many_entries_is_bounded(tmp_path, monkeypatch):
 def test_long_and_odd_names_get_bounded_ids_and_file_stems(tmp_path):
     """Does a 250-character folder name, and names with odd characters, get an id nbgrader's
     gradebook can store (at most 128 characters) and a short, safe file stem?"""
-    from autograder.grading.names import MAX_ID_CHARS, file_stem
+    from autograder.grading.inputs.names import MAX_ID_CHARS, file_stem
 
     names = ["x" * 250, "ä ö$;`rm -rf`", "-leading", "a..b..", "new\nline"]
     for name in names:
@@ -229,7 +229,7 @@ def test_folders_that_map_to_one_id_are_both_graded_with_one_warning(tmp_path):
     """Are `Ada` and `ada` (one file on a case-insensitive disk), and a folder named like the
     id of another (`a b` -> `a_b-<hash>`), all graded under distinct ids and file stems, with
     one warning per clash?"""
-    from autograder.grading.names import file_stem
+    from autograder.grading.inputs.names import file_stem
 
     taken = student_id("a b")  # a folder named like the id of another
     for name in ("a b", taken, "Ada", "ada"):

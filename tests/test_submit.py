@@ -12,7 +12,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograder.course import RELEASE, SAMPLES, notebook_names
-from autograder.grading import submissions
+from autograder.grading.inputs import submissions
 from autograder.notebooks import read
 from cs231n_utils import notebook_checks as checks
 from cs231n_utils import submit

@@ -3,7 +3,7 @@
     python -m autograder.authoring.judging     # print the table
 
 Every `graded.answer(...)` call in a hidden test names the rule the grader judges that answer
-by (cs231n_utils/graded.py, autograder/grading/rules.py). This module reads those calls from
+by (cs231n_utils/graded.py, autograder/grading/judging/rules.py). This module reads those calls from
 the solution notebooks with `ast` (no kernel runs) and writes one row per graded question:
 its points and the rules its answers are judged by. `make release` writes the table into the
 README between the JUDGING markers, and `make check-release` fails when it is stale, so the

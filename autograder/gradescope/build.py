@@ -12,8 +12,8 @@ to run from /autograder/source: the packages, pyproject.toml (for the pinned ins
 release notebooks of the notebooks graded, the graders' copies of their solution notebooks
 (every solution region and model answer emptied, the hidden tests kept: what the grader runs
 as probes), the data files they load, and references.json: the solution's answers to the
-hidden tests (autograder/grading/shipped.py). No solution: the references are computed here,
-where the solutions are, by running each solution notebook twice in the sandbox as
+hidden tests (autograder/grading/executors/shipped.py). No solution: the references are
+computed here, where the solutions are, by running each solution notebook twice in the sandbox as
 cs231n-grade does, and the container only reads them (`cs231n-grade --references`). No tests,
 no build outputs. gradescope.json holds the package's settings: when students see their results.
 It refuses to build (exit 1) while the committed release is out of date with solutions/:
@@ -35,10 +35,11 @@ import nbformat
 
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS, notebook_names
 from autograder.gradescope import results
-from autograder.grading import sandbox, shipped
-from autograder.grading.jobs import Settings
-from autograder.grading.references import ReferenceJob
-from autograder.grading.scheduler import LocalExecutor, run_all
+from autograder.grading.executors import shipped
+from autograder.grading.executors.jobs import Settings
+from autograder.grading.executors.references import ReferenceJob
+from autograder.grading.executors.scheduler import LocalExecutor, run_all
+from autograder.grading.isolation import sandbox
 from autograder.notebooks import SOLUTION_MARKERS, nbgrader_meta, read
 
 HERE = Path(__file__).resolve().parent

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.grading.feedback import cell_text, secret_lines, titles, verdict_text
+from autograder.grading.reporting.feedback import cell_text, secret_lines, titles, verdict_text
 from autograder.redaction import withhold_secrets
 from autograder.results import (
     STATUS_TEXT,

@@ -30,11 +30,12 @@ from pathlib import Path
 from autograder.course import ASSIGNMENT, RELEASE, REPO_ROOT, notebook_names
 from autograder.gradescope import results as gradescope
 from autograder.gradescope.build import REFERENCES, SETTINGS
-from autograder.grading import api, config, sandbox, uids
-from autograder.grading.names import student_id
-from autograder.grading.outputs import all_results
-from autograder.grading.student import StudentJob
-from autograder.grading.submissions import MAX_ARCHIVE_BYTES, MAX_ENTRIES
+from autograder.grading import api, config
+from autograder.grading.executors.student import StudentJob
+from autograder.grading.inputs.names import student_id
+from autograder.grading.inputs.submissions import MAX_ARCHIVE_BYTES, MAX_ENTRIES
+from autograder.grading.isolation import sandbox, uids
+from autograder.grading.reporting.outputs import all_results
 from autograder.results import NotebookResult, Status
 
 PRIVATE = "cs231n"  # ROOT/cs231n: the grading folder, root's alone

@@ -22,18 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import SOLUTIONS, notebook_names
-from autograder.grading import config, layouts, sandbox, shipped, uids
-from autograder.grading.cgroups import remove_stale_cgroups
-from autograder.grading.collect import load_results
-from autograder.grading.identity import IdentityError, read_roster
-from autograder.grading.jobs import Settings, grader_key, reference_problem, solution_key
-from autograder.grading.messages import Limits
-from autograder.grading.outputs import all_results, configure, finish
-from autograder.grading.plan import describe, plan
-from autograder.grading.references import ReferenceJob
-from autograder.grading.scheduler import LocalExecutor, run_all
-from autograder.grading.student import StudentJob
-from autograder.grading.submissions import SubmissionsError
+from autograder.grading import config
+from autograder.grading.executors import shipped
+from autograder.grading.executors.collect import load_results
+from autograder.grading.executors.jobs import Settings, grader_key, reference_problem, solution_key
+from autograder.grading.executors.plan import describe, plan
+from autograder.grading.executors.references import ReferenceJob
+from autograder.grading.executors.scheduler import LocalExecutor, run_all
+from autograder.grading.executors.student import StudentJob
+from autograder.grading.inputs import layouts
+from autograder.grading.inputs.identity import IdentityError, read_roster
+from autograder.grading.inputs.submissions import SubmissionsError
+from autograder.grading.isolation import sandbox, uids
+from autograder.grading.isolation.cgroups import remove_stale_cgroups
+from autograder.grading.isolation.messages import Limits
+from autograder.grading.reporting.outputs import all_results, configure, finish
 from autograder.nbgrader_course import folder as course_folder
 from autograder.results import NotebookResult
 
@@ -267,7 +270,7 @@ def make_executor(settings: config.GraderConfig, notebooks: list[str], level):
     """A DaskExecutor on the cluster of settings.scheduler, else a LocalExecutor of workers."""
     if not settings.scheduler:
         return LocalExecutor(max(1, settings.workers))
-    from autograder.grading.cluster import DaskExecutor, Expected
+    from autograder.grading.executors.cluster import DaskExecutor, Expected
 
     expected = Expected(grader_key(), {n: solution_key(n) for n in notebooks}, str(level))
     try:

@@ -8,7 +8,7 @@
 
 SUBMISSIONS is a folder with one folder per student (its name is the student id), a .zip of
 such a folder, a folder of the zips `cs231n-submit` writes, or Canvas's submissions download
-(autograder/grading/layouts.py); the mapping to student ids is printed and kept in
+(autograder/grading/inputs/layouts.py); the mapping to student ids is printed and kept in
 DIR/students.csv. DIR becomes an nbgrader course folder: gradebook.db (or --db URL),
 grades.csv (nbgrader export's columns), scores.csv (one row per student, notebook and
 question, with a status), grades_by_notebook.csv, canvas_grades.csv, question_stats.csv,
@@ -25,9 +25,11 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.grading import api, config, hostcheck, merge, sandbox
+from autograder.grading import api, config
 from autograder.grading.api import UNSAFE_FLAG
-from autograder.grading.messages import Limits
+from autograder.grading.isolation import hostcheck, sandbox
+from autograder.grading.isolation.messages import Limits
+from autograder.grading.reporting import merge
 from autograder.nbgrader_course import folder as course_folder
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from autograder import similarity
-from autograder.grading import sandbox
+from autograder.grading.isolation import sandbox
 
 ENV_PREFIX = "CS231N_GRADE_"
 CONFIG_ENV = "CS231N_GRADE_CONFIG"

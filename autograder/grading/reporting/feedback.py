@@ -2,7 +2,7 @@
 
 The page says the grader's own words and numbers (and one text of a kernel's, below): each
 question's points, its status in fixed wording and the messages of the grader's checks
-(autograder/grading/judge.py owns their wording), and for each cell that did not run cleanly
+(autograder/grading/judging/judge.py owns their wording), and for each cell that did not run cleanly
 its label, what happened and, for an exception, its kind from redaction.EXCEPTION_KINDS,
 never the kernel's message, output or type name; the cells after the first graded test as
 one line (failures.cell_reports). On a hidden case the messages say which answer failed and
@@ -24,7 +24,7 @@ import jinja2
 
 from autograder import late
 from autograder.course import RELEASE, SOLUTIONS
-from autograder.grading.names import file_stem
+from autograder.grading.inputs.names import file_stem
 from autograder.late import LatePolicy
 from autograder.redaction import exception_kind, with_article, withhold_secrets
 from autograder.results import UNANSWERED, NotebookResult, QuestionResult, Status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from autograder.grading.student import StudentJob
+from autograder.grading.executors.student import StudentJob
 from autograder.results import NotebookResult, read_json
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from autograder.grading import judge as judging
-from autograder.grading.runner import Execution, GraderError
+from autograder.grading.isolation.runner import Execution, GraderError
+from autograder.grading.judging import judge as judging
 from autograder.redaction import error_kind
 from autograder.results import CELL_FAILURES, Status
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from autograder.grading.answers import parse
-from autograder.grading.kernel import CellOutcome, SandboxedKernel
+from autograder.grading.isolation.kernel import CellOutcome, SandboxedKernel
+from autograder.grading.judging.answers import parse
 from autograder.notebooks import (
     HIDDEN_MARKERS,
     grade_id,

@@ -1,7 +1,7 @@
 """What isolation this machine offers for running student notebooks, and the named levels of
 isolation the grader can run them at.
 
-    python -m autograder.grading.sandbox    # print the report; exit 1 if `sandbox` is missing
+    python -m autograder.grading.isolation.sandbox   # the report; exit 1 if `sandbox` is missing
 
 Levels (`Isolation`), strongest first; `cs231n-grade --isolation LEVEL` picks one:
 
@@ -27,7 +27,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from autograder.grading import cgroups, mounts
+from autograder.grading.isolation import cgroups, mounts
 
 FIRST_SANDBOX_UID = 61000  # uids FIRST_SANDBOX_UID + worker index run the student kernels
 

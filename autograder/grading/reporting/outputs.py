@@ -17,8 +17,8 @@ from pathlib import Path
 from autograder import canvas, late, similarity
 from autograder.course import notebook_names
 from autograder.exports import write_exports
-from autograder.grading.autograded import write_autograded
-from autograder.grading.feedback import write_feedback
+from autograder.grading.reporting.autograded import write_autograded
+from autograder.grading.reporting.feedback import write_feedback
 from autograder.nbgrader_course import gradebook
 from autograder.report import write_report
 from autograder.results import (

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import failures, reasons
-from autograder.grading import judge as judging
-from autograder.grading.failures import judged, question_status, student_failure, where
-from autograder.grading.jobs import (
+from autograder.grading.executors import failures, reasons
+from autograder.grading.executors.failures import judged, question_status, student_failure, where
+from autograder.grading.executors.jobs import (
     Settings,
     course,
     reference_problem,
@@ -23,8 +22,9 @@ from autograder.grading.jobs import (
     sandboxed_kernel,
     solution_key,
 )
-from autograder.grading.names import file_stem
-from autograder.grading.runner import GraderError
+from autograder.grading.inputs.names import file_stem
+from autograder.grading.isolation.runner import GraderError
+from autograder.grading.judging import judge as judging
 from autograder.notebooks import grade_id
 from autograder.results import (
     UNANSWERED,

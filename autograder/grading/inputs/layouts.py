@@ -29,8 +29,8 @@ import zipfile
 from pathlib import Path
 
 from autograder.course import ASSIGNMENT
-from autograder.grading.identity import Found, Identities, shown
-from autograder.grading.submissions import (
+from autograder.grading.inputs.identity import Found, Identities, shown
+from autograder.grading.inputs.submissions import (
     MAX_ARCHIVE_BYTES,
     Student,
     SubmissionsError,

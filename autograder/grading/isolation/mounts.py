@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.course import REPO_ROOT
-from autograder.grading.cgroups import Cgroup, CgroupV1, CgroupV2
+from autograder.grading.isolation.cgroups import Cgroup, CgroupV1, CgroupV2
 
 # Top-level folders of programs and libraries: links into /usr on a merged-/usr system (made
 # as the same links inside), folders of their own on older ones (bound read-only).

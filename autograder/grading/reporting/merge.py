@@ -20,9 +20,9 @@ import warnings
 from pathlib import Path
 
 from autograder.course import ASSIGNMENT
-from autograder.grading.identity import Identities, IdentityError, read_table
-from autograder.grading.names import file_stem
-from autograder.grading.outputs import SYNCED, all_results, finish, sync_gradebook
+from autograder.grading.inputs.identity import Identities, IdentityError, read_table
+from autograder.grading.inputs.names import file_stem
+from autograder.grading.reporting.outputs import SYNCED, all_results, finish, sync_gradebook
 from autograder.results import NotebookResult, read_json, write_json
 
 

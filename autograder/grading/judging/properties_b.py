@@ -2,7 +2,7 @@
 and trained classifier: random permutations drawn for many seeds, a reproduction of them, and
 a trained MLP measured on held-out digits that the student's function never received.
 
-Same signature as every rule in grading/rules.py (which registers these by name): the
+Same signature as every rule in grading/judging/rules.py (which registers these by name): the
 student's decoded answer, the solution's record (trusted), the solution's decoded value and
 the student's earlier answers; None when the answer holds, else a message written here from
 fixed words and the solution's names. Trusted side: imports nothing that runs in the
@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from autograder.grading.answers import decode
+from autograder.grading.judging.answers import decode
 
 # The probability that the solution, or any correct sampler, fails one uniform_permutations
 # answer is at most FALSE_FAILURE: each answer makes T multinomial tests and each fails with
@@ -26,13 +26,13 @@ MAX_FULL = 120  # test the whole permutation's distribution when n! is at most t
 
 
 def _where(ref: dict) -> str:
-    from autograder.grading.rules import on_case  # rules.py imports this module
+    from autograder.grading.judging.rules import on_case  # rules.py imports this module
 
     return on_case(ref)
 
 
 def _mlp_forward(params: list[np.ndarray], x: np.ndarray, layout: str) -> np.ndarray:
-    from autograder.grading.rules import mlp_forward
+    from autograder.grading.judging.rules import mlp_forward
 
     return mlp_forward(params, x, layout)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import zmq
 from jupyter_client import KernelClient, KernelManager
 
-from autograder.grading.answers import within_bounds
+from autograder.grading.judging.answers import within_bounds
 
 MAX_MESSAGE_BYTES = 64 * 2**20  # per message frame; above Limits.result_bytes and its escaping
 RECEIVE_QUEUE = 8  # messages queued per socket: the grader's memory is bounded by their product

@@ -6,7 +6,7 @@ others keep their result. Trusted side only: nothing here runs a kernel.
 
 from __future__ import annotations
 
-from autograder.grading.student import StudentJob
+from autograder.grading.executors.student import StudentJob
 from autograder.results import read_json
 
 REASONS = ("forced", "changed", "new")

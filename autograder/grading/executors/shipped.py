@@ -19,14 +19,14 @@ from importlib import metadata
 from pathlib import Path
 
 from autograder.course import RELEASE, REPO_ROOT
-from autograder.grading.jobs import (
+from autograder.grading.executors.jobs import (
     PACKAGES,
     course,
     load_references,
     reference_path,
     solution_key,
 )
-from autograder.grading.runner import GraderError
+from autograder.grading.isolation.runner import GraderError
 from autograder.results import read_json, sha256, write_json
 
 FORMAT = "cs231n-references/1"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"  # autograder/data
 HELD_OUT = DATA / "mnist_heldout.npz"
 PARAMETERS = (
     "conv1.weight",

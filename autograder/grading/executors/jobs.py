@@ -22,12 +22,19 @@ from importlib import metadata
 from pathlib import Path
 
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
-from autograder.grading import judge as judging
-from autograder.grading.answers import MAX_DOCUMENT_BYTES
-from autograder.grading.kernel import SandboxedKernel
-from autograder.grading.messages import Limits
-from autograder.grading.runner import Course, Execution, GraderError, Receiver, execute, plan
-from autograder.grading.sandbox import Isolation
+from autograder.grading.isolation.kernel import SandboxedKernel
+from autograder.grading.isolation.messages import Limits
+from autograder.grading.isolation.runner import (
+    Course,
+    Execution,
+    GraderError,
+    Receiver,
+    execute,
+    plan,
+)
+from autograder.grading.isolation.sandbox import Isolation
+from autograder.grading.judging import judge as judging
+from autograder.grading.judging.answers import MAX_DOCUMENT_BYTES
 from autograder.notebooks import read
 from autograder.results import read_json, sha256
 

@@ -4,10 +4,10 @@ A job (references.ReferenceJob, student.StudentJob; jobs.py has what they share)
 part, `function(slot, *arguments)`, which runs wherever the executor puts it and returns
 data, and a client part, `finish`, which writes what came back into the grading folder
 here. The executor decides where and when the pure part runs; the slot it holds meanwhile
-is host-wide (autograder/grading/slots.py: each slot has its own sandbox uid, so two kernels
-never share one, whichever grader started them).
+is host-wide (autograder/grading/isolation/slots.py: each slot has its own sandbox uid, so
+two kernels never share one, whichever grader started them).
 `LocalExecutor` runs `workers` jobs at once on this machine; `DaskExecutor`
-(autograder/grading/cluster.py) runs them on the workers of a Dask cluster.
+(autograder/grading/executors/cluster.py) runs them on the workers of a Dask cluster.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
-from autograder.grading.slots import hold_slot
+from autograder.grading.isolation.slots import hold_slot
 
 
 class Executor(Protocol):
@@ -43,7 +43,7 @@ def with_slot(fn: Callable[..., object], *args: object) -> object:
 
 class LocalExecutor:
     """`workers` threads on this machine, each job holding a host-wide slot
-    (autograder/grading/slots.py) while it runs. Jobs spend their time in sandboxed kernel
+    (autograder/grading/isolation/slots.py) while it runs. Jobs spend their time in sandboxed kernel
     processes, so threads are enough."""
 
     def __init__(self, workers: int):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import SOLUTIONS
-from autograder.grading.jobs import Settings, reference_path, run_notebook, solution_key
-from autograder.grading.runner import GraderError
+from autograder.grading.executors.jobs import Settings, reference_path, run_notebook, solution_key
+from autograder.grading.isolation.runner import GraderError
 from autograder.notebooks import read
 from autograder.results import read_json, write_json
 

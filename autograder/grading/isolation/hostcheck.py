@@ -36,10 +36,10 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import ASSIGNMENT, REPO_ROOT, SOLUTIONS, notebook_names
-from autograder.grading import uids
-from autograder.grading.kernel import SandboxedKernel
-from autograder.grading.messages import Limits
-from autograder.grading.sandbox import Isolation
+from autograder.grading.isolation import uids
+from autograder.grading.isolation.kernel import SandboxedKernel
+from autograder.grading.isolation.messages import Limits
+from autograder.grading.isolation.sandbox import Isolation
 
 CANARY = re.compile(r"cs231n-canary-[0-9a-f]{16}")  # the planted folders' names
 SYSTEM_PLACES = ("/srv", "/opt", "/tmp", "/var/tmp", "/dev/shm", "/usr/local/src", "/mnt")
@@ -340,5 +340,5 @@ def main(level: Isolation, limits: Limits, out: Path | None) -> int:
     return 1 if report.readable() else 0
 
 
-if __name__ == "__main__":  # python -m autograder.grading.hostcheck: at the default level
+if __name__ == "__main__":  # python -m autograder.grading.isolation.hostcheck: at the default level
     raise SystemExit(main(Isolation.SANDBOX, Limits(), None))

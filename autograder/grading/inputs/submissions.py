@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograder.grading.identity import Found, Identities, shown
+from autograder.grading.inputs.identity import Found, Identities, shown
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a finished course notebook is well under 1 MB
 MAX_DEPTH = 32  # folder levels searched below a student's folder (and wrappers above them)

@@ -39,8 +39,9 @@ import zmq
 from jupyter_client import KernelManager
 
 from autograder.course import REPO_ROOT, SAMPLES
-from autograder.grading import cgroups, mounts
-from autograder.grading.messages import (
+from autograder.grading.inputs.names import file_stem
+from autograder.grading.isolation import cgroups, mounts
+from autograder.grading.isolation.messages import (
     MALFORMED,
     TOO_LARGE,
     CellOutcome,
@@ -49,10 +50,9 @@ from autograder.grading.messages import (
     bounded_client,
     fail,
 )
-from autograder.grading.names import file_stem
-from autograder.grading.sandbox import FIRST_SANDBOX_UID, Isolation, bwrap_command
-from autograder.grading.slots import hold_slot
-from autograder.grading.uids import kill_uid
+from autograder.grading.isolation.sandbox import FIRST_SANDBOX_UID, Isolation, bwrap_command
+from autograder.grading.isolation.slots import hold_slot
+from autograder.grading.isolation.uids import kill_uid
 from cs231n_utils.threads import POOL_VARIABLES, WAIT_VARIABLES
 
 # One thread per pool in every graded kernel (a worker grades one notebook at a time, and
@@ -65,7 +65,7 @@ QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kern
 class SandboxedKernel:
     """with SandboxedKernel("ada-01") as kernel: kernel.run(code)
 
-    worker: the host-wide slot (autograder/grading/slots.py) the caller holds; None takes a
+    worker: the host-wide slot (grading/isolation/slots.py) the caller holds; None takes a
     free one for the kernel's lifetime. The slot names the kernel's uid and cgroups."""
 
     def __init__(

@@ -28,10 +28,10 @@ from contextlib import AbstractContextManager
 
 import nbformat
 
-from autograder.grading.failures import where
-from autograder.grading.judge import Verdict
-from autograder.grading.runner import FAILURES, Course, Item, plan
-from autograder.grading.sandbox import Isolation
+from autograder.grading.executors.failures import where
+from autograder.grading.isolation.runner import FAILURES, Course, Item, plan
+from autograder.grading.isolation.sandbox import Isolation
+from autograder.grading.judging.judge import Verdict
 
 ISOLATED = (Isolation.SANDBOX, Isolation.NAMESPACES)  # no writable place outlives a kernel
 MAX_CHARS = 600  # of one reason: a check's message is a line or two

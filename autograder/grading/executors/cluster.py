@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from distributed import Client, WorkerPlugin
 
-from autograder.grading.scheduler import with_slot
+from autograder.grading.executors.scheduler import with_slot
 
 TOPIC = "cs231n-grade"
 
@@ -47,8 +47,9 @@ class Expected:
 def refusal(expected: Expected) -> str | None:
     """Why this machine must not grade for the client (None when it may): the sandbox does not
     work here, or this checkout grades differently from the client's."""
-    from autograder.grading import jobs, sandbox
-    from autograder.grading.cgroups import remove_stale_cgroups
+    from autograder.grading.executors import jobs
+    from autograder.grading.isolation import sandbox
+    from autograder.grading.isolation.cgroups import remove_stale_cgroups
 
     level = sandbox.Isolation(expected.isolation)
     if level is not sandbox.Isolation.NONE:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.grading.names import MAX_ID_CHARS, digest, file_stem, student_id
+from autograder.grading.inputs.names import MAX_ID_CHARS, digest, file_stem, student_id
 from cs231n_utils.files import atomic_write
 
 STUDENTS_CSV = "students.csv"

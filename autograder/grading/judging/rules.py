@@ -21,9 +21,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder.grading import properties_b
-from autograder.grading.answers import decode
-from autograder.grading.convnet import PARAMETERS, held_out_accuracy
+from autograder.grading.judging import properties_b
+from autograder.grading.judging.answers import decode
+from autograder.grading.judging.convnet import PARAMETERS, held_out_accuracy
 from cs231n_utils.gradcheck import rel_error
 
 

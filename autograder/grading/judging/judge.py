@@ -2,10 +2,10 @@
 
 A graded test's hidden part calls the student's functions on hidden inputs and hands what they
 returned to `cs231n_utils.graded.answer`; the kernel sends those answers here as JSON
-(grading/answers.py reads them). The references are the course solution's answers to the same
+(answers.py reads them). The references are the course solution's answers to the same
 hidden test, from the grader's own runs of the solution notebook. Each student answer is
 judged against the solution's answer at the same position, by the rule, tolerance and wording
-of the *solution's* record (grading/rules.py), with NumPy in this process.
+of the *solution's* record (grading/judging/rules.py), with NumPy in this process.
 
 Feedback is no oracle. After the first hidden test ran, the kernel holds hidden inputs and
 chooses everything it sends, so a message must carry no bit it chose: on a hidden case the
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.grading.answers import TOO_LARGE, Malformed, answers_of, decode
-from autograder.grading.rules import RULES, compare, floats, on_case, type_failure
+from autograder.grading.judging.answers import TOO_LARGE, Malformed, answers_of, decode
+from autograder.grading.judging.rules import RULES, compare, floats, on_case, type_failure
 from autograder.results import STATUS_TEXT, QuestionResult, Status
 
 STABLE_TOL = 1e-9  # two runs of the solution agree this well on a deterministic answer

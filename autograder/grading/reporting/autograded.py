@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import ASSIGNMENT, RELEASE
-from autograder.grading.feedback import secret_lines, verdict_text
+from autograder.grading.reporting.feedback import secret_lines, verdict_text
 from autograder.notebooks import grade_id, read
 from autograder.protected import is_protected, restore_protected
 from autograder.redaction import safe_notebook
