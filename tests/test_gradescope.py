@@ -230,7 +230,7 @@ def unreadable_to_other_uids(root: Path) -> None:
     secret = [
         root / "source" / build.REFERENCES,
         root / "source" / "solutions" / "dl_software" / f"{NOTEBOOKS[0]}.ipynb",
-        root / "source" / "autograder" / "grading" / "judge.py",
+        root / "source" / "autograder" / "grading" / "judging" / "judge.py",
         root / "source" / "pyproject.toml",
         next((root / "cs231n" / "references").glob("*.json")),
         root / "cs231n" / "gradebook.db",
