@@ -4,6 +4,7 @@ grades), without running a notebook: regrades keep everyone, hand grades round-t
 from __future__ import annotations
 
 import csv
+import shutil
 from dataclasses import asdict, replace
 
 import pytest
@@ -43,10 +44,23 @@ def csv_rows(path):
         return list(csv.DictReader(file))
 
 
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """One nbgrader course folder for the module: nbgrader's generate and release steps take
+    seconds, and every test here starts from the same one."""
+    template = tmp_path_factory.mktemp("prepared") / "out"
+    course_folder.prepare(template, SOLUTIONS)
+    return template
+
+
 @pytest.fixture
-def out(tmp_path):
+def out(tmp_path, prepared):
+    """A copy of the prepared folder of its own; prepare() takes it as a moved folder (its
+    config rewritten to name the new place, nothing generated again)."""
     out = tmp_path / "out"
+    shutil.copytree(prepared, out, symlinks=True)
     course_folder.prepare(out, SOLUTIONS)
+    assert str(prepared) not in (out / "nbgrader_config.json").read_text()
     return out
 
 
