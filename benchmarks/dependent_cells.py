@@ -60,7 +60,7 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from autograder.course import SOLUTIONS  # noqa: E402
-from autograder.grading.isolation.kernel import ONE_THREAD  # noqa: E402
+from autograder.grading.isolation.sandbox import ONE_THREAD  # noqa: E402
 from autograder.notebooks import HIDDEN_MARKERS, grade_id, is_test, read, strip_markers  # noqa: E402
 
 COMPREHENSIONS = ("listcomp", "setcomp", "dictcomp", "genexpr")  # symtable's names: run now

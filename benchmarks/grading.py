@@ -8,6 +8,7 @@ Each repetition grades copies of the sample submissions (data/sample_submissions
   nbgrader       `nbgrader autograde` of the whole class: one notebook after another
   sandbox x1     cs231n-grade --workers 1
   sandbox x2     cs231n-grade --workers 2
+  cold x2        cs231n-grade --workers 2 --cold-kernels (no warm server: every kernel cold)
   no sandbox x1  cs231n-grade --workers 1 --unsafe-run-student-code-without-sandbox
   dask x1        cs231n-grade --scheduler ADDRESS, a local Dask cluster of 1 worker (1 thread)
   dask x2        the same on a cluster of 2 workers (1 thread each)
@@ -51,7 +52,9 @@ from autograder.nbgrader_course.baseline import read_scores  # noqa: E402
 GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
 DASK = str(Path(sys.executable).with_name("dask"))
 REPO = Path(__file__).resolve().parents[1]
-WAYS = ["nbgrader", "sandbox x1", "sandbox x2", "no sandbox x1", "dask x1", "dask x2"]
+WAYS = [
+    "nbgrader", "sandbox x1", "sandbox x2", "cold x2", "no sandbox x1", "dask x1", "dask x2"
+]  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -175,6 +178,7 @@ def main() -> None:
             "nbgrader": lambda out: nbgrader_run(submissions, out),
             "sandbox x1": ours("--workers", "1"),
             "sandbox x2": ours("--workers", "2"),
+            "cold x2": ours("--workers", "2", "--cold-kernels"),
             "no sandbox x1": ours("--workers", "1", UNSAFE_FLAG),
             **{way: ours("--scheduler", address) for way, address in clusters.items()},
         }
@@ -198,6 +202,9 @@ def main() -> None:
     def both(*names):
         return all(name in median for name in names)
 
+    if both("cold x2", "sandbox x2"):
+        ratio = median["cold x2"] / median["sandbox x2"]
+        print(f"  warm against cold kernels, 2 workers: {ratio:.2f}x")
     if both("sandbox x1", "sandbox x2"):
         print(f"  scaling 1 -> 2 workers: {median['sandbox x1'] / median['sandbox x2']:.2f}x")
     if both("dask x1", "dask x2"):

@@ -23,10 +23,16 @@ from autograder.grading.isolation.kernel import Limits, SandboxedKernel
 pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("kernel")]
 
 
-@pytest.fixture(scope="module")
-def kernel():
+# Every test of a kernel runs on a cold one and on a warm one (forked from a server that has
+# imported NumPy: warm.py), whose sandbox must be the same.
+STARTS = pytest.mark.parametrize("warm", [None, ["numpy"]], ids=["cold", "warm"])
+
+
+@pytest.fixture(scope="module", params=[None, ["numpy"]], ids=["cold", "warm"])
+def kernel(request):
     limits = Limits(memory_bytes=1 * 2**30, processes=64, cell_timeout_s=5)
-    with SandboxedKernel("test", limits=limits) as k:
+    with SandboxedKernel("test", limits=limits, warm=request.param) as k:
+        assert (k.forked is not None) == bool(request.param)  # forked when asked
         yield k
 
 
@@ -123,10 +129,11 @@ def test_stderr_is_kept_apart_from_the_verdict(kernel):
     assert (out.status, out.stdout, out.stderr) == ("ok", "42\n", "warning\n")
 
 
-def test_nothing_survives_the_kernel():
+@STARTS
+def test_nothing_survives_the_kernel(warm):
     """Does a double-forked daemon die with its kernel?"""
     tag = f"cs231n-daemon-{uuid.uuid4().hex[:8]}"
-    with SandboxedKernel("daemon") as k:
+    with SandboxedKernel("daemon", warm=warm) as k:
         out = k.run(
             "import subprocess, sys, time\n"
             "sleeper = [sys.executable, '-c', 'import time; time.sleep(600)', "
@@ -143,8 +150,9 @@ def test_nothing_survives_the_kernel():
     assert not any(p.name.startswith("cs231n-daemon") for p in os.scandir("/tmp"))
 
 
+@STARTS
 @pytest.mark.parametrize("hide", [True, False], ids=["hidden", "control"])
-def test_the_grading_folder_and_a_class_zip_can_be_hidden(hide):
+def test_the_grading_folder_and_a_class_zip_can_be_hidden(hide, warm):
     """Folders and files the grader names (its output, the class's zip) are empty to the
     kernel even inside a folder it may read; the control run without hiding them reads both,
     so the check can fail. Of data/, only the listed data files exist: neither the sample
@@ -160,7 +168,7 @@ def test_the_grading_folder_and_a_class_zip_can_be_hidden(hide):
     (inside / "student.ipynb").write_text("{}")
     hidden = [folder, archive, inside] if hide else []
     try:
-        with SandboxedKernel("hide", read_only=[base], hidden=hidden) as k:
+        with SandboxedKernel("hide", read_only=[base], hidden=hidden, warm=warm) as k:
             out = k.run(
                 "import os\n"
                 f"print(sorted(os.listdir({str(folder)!r})))\n"

@@ -257,8 +257,8 @@ class FakeManager:
 def fake_kernel(iopub: list, shell: list = ()) -> SandboxedKernel:
     kernel = SandboxedKernel.__new__(SandboxedKernel)  # no sandbox, no process
     kernel.limits = Limits(cell_timeout_s=5)
-    kernel.kc, kernel.km, kernel.cgroup, kernel._monitor = (
-        FakeClient(iopub, shell), FakeManager(), None, None,
+    kernel.kc, kernel.km, kernel.cgroup, kernel._monitor, kernel.forked = (
+        FakeClient(iopub, shell), FakeManager(), None, None, None,
     )  # fmt: skip
     return kernel
 

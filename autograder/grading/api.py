@@ -197,6 +197,7 @@ def _grade(submissions, out, settings, level, students, force, notebooks, refere
         notebook_timeout_s=settings.notebook_timeout,
         isolation=level,
         reasons=settings.reasons,
+        warm=settings.warm_kernels,
         hidden=[str(p.resolve()) for p in (out, folder, submissions, references) if p],
     )
     if level is sandbox.Isolation.UID:
@@ -246,11 +247,12 @@ def _grade(submissions, out, settings, level, students, force, notebooks, refere
                 )
             return job.task(job_settings, shared[job.notebook])
 
+        # notebook by notebook: the warm server of one notebook serves the whole class
         failures = {
             job: error
             for job, error in run_all(
                 executor,
-                list(reasons),
+                sorted(reasons, key=lambda job: notebooks.index(job.notebook)),
                 task,
                 lambda job, returned: job.finish(out, returned),
                 "students",

@@ -77,6 +77,12 @@ class GraderConfig:
         "the flag turns it off",
         "--no-reasons",
     )
+    warm_kernels: bool = setting(
+        True,
+        "fork each kernel from a server that has imported its notebook's modules once "
+        "(`sandbox` level; warm.py); the flag starts every kernel cold",
+        "--cold-kernels",
+    )
     progress: bool = setting(True, "show progress bars; the flag turns them off", "--no-progress")
     scheduler: str | None = setting(
         None,

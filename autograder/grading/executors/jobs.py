@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
+from autograder.grading.isolation import warm
 from autograder.grading.isolation.kernel import SandboxedKernel
 from autograder.grading.isolation.messages import Limits
 from autograder.grading.isolation.runner import (
@@ -49,6 +50,7 @@ class Settings:
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
     max_record_bytes: int = MAX_DOCUMENT_BYTES  # an answers document, in the kernel and here
     reasons: bool = True  # a second run, without hidden tests, for failed checks (reasons.py)
+    warm: bool = True  # kernels forked from a server that imported the modules (warm.py)
 
 
 @functools.cache
@@ -83,13 +85,16 @@ def solution_key(notebook: str) -> str:
     )
 
 
-def sandboxed_kernel(name: str, worker: int, settings: Settings) -> SandboxedKernel:
+def sandboxed_kernel(name: str, worker: int, settings: Settings, notebook: str) -> SandboxedKernel:
+    """A kernel for `notebook`: warm (forked from a server that has imported what the
+    notebook imports) where settings ask for it and the level allows it, else cold."""
     return SandboxedKernel(
         name,
         worker=worker,
         limits=settings.limits,
         hidden=[Path(p) for p in settings.hidden],
         isolation=settings.isolation,
+        warm=warm.imports(course(notebook).release) if settings.warm else None,
     )
 
 
@@ -100,7 +105,7 @@ def run_notebook(
     arrive (runner.execute); a failure of the machinery is a GraderError."""
     items = plan(course(notebook), nb)
     try:
-        with sandboxed_kernel(name, worker, settings) as kernel:
+        with sandboxed_kernel(name, worker, settings, notebook) as kernel:
             return execute(
                 items, kernel, settings.notebook_timeout_s, settings.max_record_bytes, receive
             )

@@ -17,10 +17,10 @@ cgroup v1 (older hosts, and hybrid ones whose unified hierarchy lacks memory and
 group per controller, `<root>/memory/cs231n/<name>` and `<root>/pids/cs231n/<name>`.
 
 Paths are read from the environment at each call, so tests can point them at a folder laid
-out like a cgroup mount: CS231N_CGROUP_ROOT (default /sys/fs/cgroup: the v1 controllers'
-mounts, and the unified mount itself or its `unified` folder) and CS231N_CGROUP2_PARENT (the
-grader's v2 subtree, relative to the unified mount, or absolute). Every change to a cgroup
-file goes through `_write`, `_mkdir` and `_rmdir`, so a test can stand in for the kernel.
+out like a cgroup mount: CS231N_CGROUP_ROOT (default /sys/fs/cgroup: the v1 controllers' and
+the unified mount) and CS231N_CGROUP2_PARENT (the grader's v2 subtree, relative to the
+unified mount, or absolute). Every change to a cgroup file goes through `_write`, `_mkdir`
+and `_rmdir`, so a test can stand in for the kernel.
 """
 
 from __future__ import annotations

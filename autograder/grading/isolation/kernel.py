@@ -1,34 +1,35 @@
 """A Jupyter kernel in a sandbox, for running one student's notebook.
 
 The kernel runs inside bubblewrap with no network (it talks to the grader over Unix sockets in
-its scratch folder, Jupyter's `ipc` transport, since a network namespace has no route to the
-host's loopback) and sees an allow-list of the host's files, read-only (`mounts.py`): the
-system's programs and libraries, the Python installation, the course's helper package and
-data files, and nothing else (no other checkout, no solutions, grading folder or submissions).
-It may write only to its private /tmp (its working folder and HOME) and /dev/shm, size-capped
-tmpfs; the socket folder is handed back to root once the kernel is up. It runs as an
-unprivileged uid in a cgroup (v2, or v1 where that is what the host has: `cgroups.py`), so a
-memory blow-up or a fork bomb hits its own limits, and `kill()` ends every process it
-started, double-forked daemons included.
+its scratch folder, Jupyter's `ipc` transport) and sees an allow-list of the host's files,
+read-only (`mounts.py`): the system's programs and libraries, the Python installation, the
+course's helper package and data files, nothing else. It may write only to its private /tmp
+(its working folder and HOME) and /dev/shm, size-capped tmpfs; the socket folder is handed
+back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (v2, or v1:
+`cgroups.py`), so a memory blow-up or a fork bomb hits its own limits, and `kill()` ends
+every process it started, double-forked daemons included. Its environment is
+`sandbox.kernel_env`, none of the grader's other variables. A warm kernel (`warm=`) is the
+same sandbox forked from a server that has imported the notebook's modules (warm.py); a
+cold one starts from nothing.
 
 That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
 `namespaces`: the same bubblewrap sandbox and uid, rlimits instead of the cgroup, and the
 kernel's processes killed with its PID namespace, then by uid. `uid`: no bubblewrap; the kernel
-runs as the slot's uid with rlimits, in a private working folder (also its HOME and TMPDIR) with
-a minimal environment, and every process of the uid is killed when it ends. `none` runs a plain
-kernel with the same timeouts and output caps and none of the isolation, for machines without
-bubblewrap whose instructor chose to trust the code.
+runs as the slot's uid with rlimits, in a private working folder (also its HOME and TMPDIR),
+and every process of the uid is killed when it ends. `none` runs a plain kernel with the same
+timeouts and output caps and none of the isolation.
 
-The grader's side of the connection is bounded too: the kernel is the student's code, so no
-message it sends may size an allocation here. ZeroMQ drops a message over MAX_MESSAGE_BYTES
-(the cell that sent it fails) and queues at most RECEIVE_QUEUE messages per socket; a message
-that is signed but malformed fails its cell, not the grader.
+The grader's side of the connection is bounded too: no message the kernel sends may size an
+allocation here. ZeroMQ drops a message over MAX_MESSAGE_BYTES (the cell that sent it fails)
+and queues at most RECEIVE_QUEUE messages per socket; a message that is signed but malformed
+fails its cell, not the grader.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -50,14 +51,17 @@ from autograder.grading.isolation.messages import (
     bounded_client,
     fail,
 )
-from autograder.grading.isolation.sandbox import FIRST_SANDBOX_UID, Isolation, bwrap_command
+from autograder.grading.isolation.sandbox import (
+    FIRST_SANDBOX_UID,
+    ONE_THREAD,
+    Isolation,
+    bwrap_command,
+    kernel_env,
+)
 from autograder.grading.isolation.slots import hold_slot
 from autograder.grading.isolation.uids import kill_uid
-from cs231n_utils.threads import POOL_VARIABLES, WAIT_VARIABLES
-
-# One thread per pool in every graded kernel (a worker grades one notebook at a time, and
-# --workers is sized to the cores): a notebook's own limit_threads() keeps this ceiling.
-ONE_THREAD = dict.fromkeys(POOL_VARIABLES, "1") | WAIT_VARIABLES
+from autograder.grading.isolation.warm import WarmError, alive, fork_request, warn_cold
+from autograder.grading.isolation.warm import server as warm_server
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 
@@ -66,7 +70,9 @@ class SandboxedKernel:
     """with SandboxedKernel("ada-01") as kernel: kernel.run(code)
 
     worker: the host-wide slot (grading/isolation/slots.py) the caller holds; None takes a
-    free one for the kernel's lifetime. The slot names the kernel's uid and cgroups."""
+    free one for the kernel's lifetime. The slot names the kernel's uid and cgroups.
+    warm: the modules of the warm server (warm.py) to fork the kernel from, at the `sandbox`
+    level; None, or a server that fails, starts it cold."""
 
     def __init__(
         self,
@@ -76,6 +82,7 @@ class SandboxedKernel:
         read_only: list[Path] = (),
         hidden: list[Path] = (),
         isolation: Isolation = Isolation.SANDBOX,
+        warm: list[str] | None = None,
     ):
         self.name = name
         self._slot = None
@@ -90,13 +97,21 @@ class SandboxedKernel:
         self.hidden = [Path(p).resolve() for p in (*hidden, SAMPLES)]
         self.isolation = Isolation(isolation)
         stem = file_stem(name)  # a student id may be long or odd: file names are bounded
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
         group = f"{stem}-w{worker}-{os.getpid()}"  # unique on the machine: the slot is
         self.cgroup = (
             cgroups.create(group, self.limits.memory_bytes, self.limits.processes)
             if self.isolation is Isolation.SANDBOX
             else None
         )
+        self.server = None
+        if warm is not None and self.cgroup is not None:
+            self.server = warm_server(warm, self._view(), kernel_env("/tmp"))
+        self.scratch = (
+            self.server.scratch(f"w{worker}-")  # a short path: sockets' names are bounded
+            if self.server is not None
+            else Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
+        )
+        self.forked: socket.socket | None = None  # a warm kernel's connection to its server
         self.work: Path | None = None  # the `uid` level's working folder
         self.km: KernelManager | None = None
         self.kc = None
@@ -105,27 +120,16 @@ class SandboxedKernel:
 
     # ------------------------------------------------------------------ start and stop
 
+    def _view(self) -> mounts.View:
+        return mounts.kernel_view(self.limits.tmp_bytes, self.read_only, self.hidden)
+
     def _command(self, kernel_cmd: list[str]) -> list[str]:
-        view = mounts.base(self.limits.tmp_bytes)  # the system and Python, private /tmp
-        for path in [*mounts.course_files(), *self.read_only]:
-            view.bind(path)
-        # A folder the grader hides inside one the kernel may read (a class folder kept in
-        # a bound folder) is an empty tmpfs, a file an empty file; others are never bound.
-        empty = self.scratch.parent / f"{self.scratch.name}.empty"  # outside the kernel's reach
-        empty.touch()
-        for path in self.hidden:
-            if view.shows(path) and path.is_dir():
-                view.tmpfs(path)
-            elif view.shows(path) and path.exists():
-                view.bind(empty, path)
+        view = self._view()
         view.bind(self.scratch, writable=True)  # the connection file and the sockets
-        if self.cgroup is not None:
-            mounts.own_cgroup(view, self.cgroup)
-        env = {"HOME": "/tmp", "CS231N_DATA": str(REPO_ROOT / "data"), **ONE_THREAD}
-        env["MPLBACKEND"] = "agg"
-        setenv = [a for name, value in env.items() for a in ("--setenv", name, value)]
+        for source, inside in mounts.own_cgroup_binds(self.cgroup):
+            view.bind(source, inside)
         unset = ["--unsetenv", "JPY_PARENT_PID"]  # the grader's pid is invisible in here
-        command = ["--chdir", "/tmp", *setenv, *unset, "--", *self._drop(kernel_cmd)]
+        command = ["--chdir", "/tmp", *unset, "--", *self._drop(kernel_cmd)]
         sandbox = bwrap_command(command, user_namespace=False, view=view)
         if self.cgroup is None:  # namespaces: rlimits (in _drop) instead of a cgroup
             return sandbox
@@ -164,7 +168,9 @@ class SandboxedKernel:
 
         if self.isolation is Isolation.NONE:
             self.km = KernelManager(kernel_name="python3")
-            self.km.start_kernel(cwd=str(self.scratch), env=self._plain_env(), **QUIET)
+            env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+            env.update(ONE_THREAD, MPLBACKEND="agg", CS231N_DATA=str(REPO_ROOT / "data"))
+            self.km.start_kernel(cwd=str(self.scratch), env=env, **QUIET)
         else:
             for path in self.scratch.iterdir():  # sockets of an earlier kernel
                 path.unlink()
@@ -177,9 +183,9 @@ class SandboxedKernel:
             if self.isolation is Isolation.UID:
                 self.work = Path(tempfile.mkdtemp(prefix=f"{self.scratch.name}-work-"))
                 os.chown(self.work, self.uid, self.uid)
-                self.km.start_kernel(cwd=str(self.work), env=self._uid_env(), **QUIET)
-            else:
-                self.km.start_kernel(**QUIET)
+                self.km.start_kernel(cwd=str(self.work), env=kernel_env(str(self.work)), **QUIET)
+            elif not self._fork():
+                self.km.start_kernel(env=kernel_env("/tmp"), **QUIET)
         self.kc = bounded_client(self.km)  # bounded sockets and decoding (messages.py)
         self._context = self.kc.context
         self.kc.start_channels()
@@ -190,18 +196,23 @@ class SandboxedKernel:
             # folder; its only writable place is its size-capped /tmp.
             self._chown_scratch(0)
 
-    def _plain_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
-        env.update(ONE_THREAD, MPLBACKEND="agg", CS231N_DATA=str(REPO_ROOT / "data"))
-        return env
+    def _fork(self) -> bool:
+        """Fork the kernel from its warm server; False (and a cold start) when it fails."""
+        if self.server is None:
+            return False
+        env = kernel_env("/tmp")
+        request = fork_request(self.scratch, self.uid, self.cgroup, self.limits.tmp_bytes, env)
+        try:
+            self.forked = self.server.fork(request)
+        except WarmError as error:
+            warn_cold(str(error))
+            self.server = None
+            return False
+        self.server.users += 1
+        return True
 
-    def _uid_env(self) -> dict[str, str]:
-        """The `uid` level's environment: only what a kernel needs, none of the grader's
-        other variables (a token in the environment would be the student's to read)."""
-        keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "PYDEVD_DISABLE_FILE_VALIDATION")
-        env = {k: os.environ[k] for k in keep if k in os.environ}
-        env.update(ONE_THREAD, HOME=str(self.work), TMPDIR=str(self.work))
-        return {**env, "MPLBACKEND": "agg", "CS231N_DATA": str(REPO_ROOT / "data")}
+    def _alive(self) -> bool:
+        return alive(self.forked) if self.forked is not None else self.km.is_alive()
 
     def kill(self) -> None:
         """End the kernel and everything it started."""
@@ -214,7 +225,11 @@ class SandboxedKernel:
             self._context = None
         if self.cgroup is not None:
             self.cgroup.kill_all()
-        elif self.km is not None and self.km.has_kernel:
+        if self.forked is not None:
+            self.forked.close()
+            self.forked = None
+            self.server.users -= 1
+        elif self.cgroup is None and self.km is not None and self.km.has_kernel:
             # namespaces: bubblewrap's end takes its PID namespace, and every process in it,
             # along; uid: the kernel alone. Then anything left of the uid is killed.
             self.km.shutdown_kernel(now=True)
@@ -240,7 +255,6 @@ class SandboxedKernel:
         if self.cgroup is not None:
             self.cgroup.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
-        self.scratch.with_name(f"{self.scratch.name}.empty").unlink(missing_ok=True)
         if self._slot is not None:
             self._slot.__exit__(None, None, None)
             self._slot = None
@@ -267,7 +281,7 @@ class SandboxedKernel:
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
             except Empty:  # nothing yet: is the kernel still alive, the cell finished?
-                if not self.km.is_alive():
+                if not self._alive():
                     return self._after_failure(outcome, "died", ooms)
                 if self._replied(msg_id):  # its idle status was lost in a flood
                     return self._checked(outcome)

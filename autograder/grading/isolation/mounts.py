@@ -222,12 +222,36 @@ def course_files() -> list[Path]:
     return [REPO_ROOT / "cs231n_utils", sums, *(data / name for name in names)]
 
 
-def own_cgroup(view: View, cgroup: Cgroup) -> None:
-    """The kernel's own cgroup, read-only, where a container shows it: /sys/fs/cgroup (v2) or
-    /sys/fs/cgroup/<controller> (v1), so that its caps can be read from inside; no other
-    group and nothing else of /sys."""
+def own_cgroup_binds(cgroup: Cgroup) -> list[tuple[Path, Path]]:
+    """(the kernel's own cgroup folder, where it is shown): /sys/fs/cgroup (v2) or
+    /sys/fs/cgroup/<controller> (v1), where a container shows its own, so that its caps can
+    be read from inside; no other group and nothing else of /sys."""
     if isinstance(cgroup, CgroupV1):
-        for controller, folder in cgroup.dirs.items():
-            view.bind(folder, CGROUP_FS / controller)
-    elif isinstance(cgroup, CgroupV2):
-        view.bind(cgroup.path, CGROUP_FS)
+        return [(folder, CGROUP_FS / controller) for controller, folder in cgroup.dirs.items()]
+    if isinstance(cgroup, CgroupV2):
+        return [(cgroup.path, CGROUP_FS)]
+    return []
+
+
+@functools.cache
+def empty_file() -> Path:
+    """An empty file, root's, made once per grader process: what a hidden file shows."""
+    folder = Path(tempfile.mkdtemp(prefix="cs231n-empty-"))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / "empty").touch(mode=0o444)
+    return folder / "empty"
+
+
+def kernel_view(tmp_bytes: int, read_only: list[Path], hidden: list[Path]) -> View:
+    """A kernel's view: base(), the course's student side and `read_only`, and of `hidden`
+    what those show, made empty: a folder as an empty tmpfs, a file as an empty file."""
+    view = base(tmp_bytes)
+    empty = empty_file()
+    for path in [*course_files(), *read_only]:
+        view.bind(path)
+    for path in hidden:
+        if view.shows(path) and path.is_dir():
+            view.tmpfs(path)
+        elif view.shows(path) and path.exists():
+            view.bind(empty, path)
+    return view

@@ -27,9 +27,25 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from autograder.course import REPO_ROOT
 from autograder.grading.isolation import cgroups, mounts
+from cs231n_utils.threads import POOL_VARIABLES, WAIT_VARIABLES
 
 FIRST_SANDBOX_UID = 61000  # uids FIRST_SANDBOX_UID + worker index run the student kernels
+
+
+# One thread per pool in every graded kernel (a worker grades one notebook at a time, and
+# --workers is sized to the cores): a notebook's own limit_threads() keeps this ceiling.
+ONE_THREAD = dict.fromkeys(POOL_VARIABLES, "1") | WAIT_VARIABLES
+KEPT = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "PYDEVD_DISABLE_FILE_VALIDATION")
+
+
+def kernel_env(home: str) -> dict[str, str]:
+    """An isolated kernel's whole environment: what it needs of the grader's (KEPT), none of
+    its other variables (a token in the environment would be the student's to read)."""
+    env = {k: os.environ[k] for k in KEPT if k in os.environ}
+    env.update(ONE_THREAD, HOME=home, TMPDIR=home, MPLBACKEND="agg")
+    return {**env, "CS231N_DATA": str(REPO_ROOT / "data")}
 
 
 class Isolation(enum.StrEnum):
@@ -110,6 +126,7 @@ def bwrap_command(
     user_namespace: bool = True,
     tmp_bytes: int | None = None,
     view: mounts.View | None = None,
+    cgroups: bool = True,
 ) -> list[str]:
     """A bubblewrap command line that runs `inner` (bubblewrap options that mount nothing,
     then "--" and the command) with the IPC, PID, network and UTS namespaces unshared (no
@@ -117,7 +134,9 @@ def bwrap_command(
     is then made read-only: never the host's `/`. Without a view, `mounts.base(tmp_bytes)`:
     the system's programs and libraries, the Python installation, private /tmp and /dev/shm
     of `tmp_bytes` each. `user_namespace=False` is for root, who then drops to an
-    unprivileged uid inside the sandbox (a user namespace would map no other uid)."""
+    unprivileged uid inside the sandbox (a user namespace would map no other uid).
+    `cgroups=False` keeps the cgroup namespace: a warm server's forks join their kernels'
+    cgroups, then unshare it (warm.py)."""
     view = view or mounts.base(tmp_bytes)
     unshare = (
         ["--unshare-all"]
@@ -127,7 +146,7 @@ def bwrap_command(
             "--unshare-pid",
             "--unshare-net",
             "--unshare-uts",
-            "--unshare-cgroup-try",
+            *(["--unshare-cgroup-try"] if cgroups else []),
         ]
     )
     return [

@@ -1,0 +1,230 @@
+"""Warm kernels: a server per notebook imports its modules once, and each student's kernel is
+forked from it ready, instead of starting cold and importing them again.
+
+A cold kernel spends most of its start on imports (TensorFlow 5-6 s, torch 1.5-3 s, ipykernel
+about 1 s); grading a class starts two kernels per student and notebook. A `WarmServer` runs
+`zygote.py` as root in a sandbox of its own, with the kernel's view of the host's files
+(`mounts.kernel_view`) and two more writable folders that its forks hide again: the folder of
+the kernels' scratch folders and its control socket, and the grader's cgroup subtree. It
+imports the modules the release notebook imports (`imports`, read from the course's notebook,
+never from a student's), checks that the imports started no thread and opened no file, and
+then forks a kernel per request, each in namespaces, cgroups, /tmp, /dev/shm and uid of its
+own: the same sandbox as a cold kernel (kernel.py), with nothing carried from one student to
+the next but the state the imports left. It never runs a line of a notebook.
+
+Only the `sandbox` level forks (the others have no cgroup to hold a kernel's processes or no
+mount namespace). A server that cannot start, fails its checks or fails a fork is marked
+broken with its reason, and kernels start cold (`SandboxedKernel` says so once on stderr).
+`MAX_IDLE` servers are kept without kernels; a server with a kernel running is never closed
+(the kernel lives in its namespaces).
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import functools
+import json
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from autograder.grading.isolation import cgroups, mounts
+from autograder.grading.isolation.sandbox import bwrap_command
+
+SOURCE = Path(__file__).with_name("zygote.py")
+START_TIMEOUT_S = 300.0  # the imports of a loaded machine (TensorFlow: about 6 s quiet)
+FORK_TIMEOUT_S = 60.0
+MAX_IDLE = 2  # servers kept with no kernel running (memory: 0.3-0.8 GB each)
+CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID")  # mounts, namespaces; the uid
+
+
+class WarmError(RuntimeError):
+    """The server could not give a kernel: start this one cold."""
+
+
+def imports(nb) -> list[str]:
+    """The modules a notebook's code cells import, in order (absolute imports only; a cell
+    that does not parse, or a line of IPython syntax, is skipped)."""
+    found: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = [line for line in cell.source.splitlines() if line.lstrip()[:1] not in "%!"]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.append(node.module)
+    return list(dict.fromkeys(found))
+
+
+def cgroup_subtrees() -> list[Path]:
+    """The grader's subtree in each cgroup hierarchy in use: a fork joins its kernel's group
+    there (the kernel's SandboxedKernel made the group, and so the subtree, first)."""
+    if cgroups.chosen().version == 2:
+        return [cgroups.prepare_v2_parent()]
+    return [cgroups.root() / c / cgroups.V1_PARENT for c in cgroups.V1_CONTROLLERS]
+
+
+class WarmServer:
+    """One zygote: `fork(request)` returns the connection whose end is the kernel's end."""
+
+    def __init__(self, modules: list[str], view: mounts.View, env: dict[str, str]):
+        self.modules = modules
+        self.view = view
+        self.env = env
+        self.folder = Path(tempfile.mkdtemp(prefix="cs231n-warm-"))  # root's, 0700
+        self.control = self.folder / "control"
+        self.process: subprocess.Popen | None = None
+        self.broken: str | None = None
+        self.report: dict = {}
+        self.users = 0  # kernels forked from it and not yet killed
+        self._lock = threading.Lock()
+
+    def scratch(self, prefix: str) -> Path:
+        """A new scratch folder for one kernel, in the folder its server's forks can reach."""
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.folder))
+
+    def _start(self) -> None:
+        """Start the server, again without each module whose import is not fork-safe."""
+        view = self.view
+        view.bind(self.folder, writable=True)
+        for subtree in cgroup_subtrees():
+            view.bind(subtree, writable=True)
+        self.left_out: dict[str, str] = {}
+        while True:
+            self._run_zygote(view)
+            unsafe = self.report.get("unsafe")
+            if self.report.get("ready") or unsafe not in self.modules:
+                break
+            self.left_out[unsafe] = self.report["why"]  # the kernel imports it itself
+            self.modules.remove(unsafe)
+            self.close(keep_folder=True)
+        if not self.report.get("ready"):
+            raise WarmError(self.report.get("why", "not ready"))
+
+    def _run_zygote(self, view: mounts.View) -> None:
+        config = {"modules": self.modules, "control": str(self.control)}
+        caps = [a for cap in CAPABILITIES for a in ("--cap-add", cap)]
+        inner = ["--chdir", "/tmp", *caps, "--", sys.executable, "-c", SOURCE.read_text()]
+        command = bwrap_command(
+            [*inner, json.dumps(config)], user_namespace=False, view=view, cgroups=False
+        )
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,  # its end (ours closed, or this process gone) ends it
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+        )
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT_S)
+        line = self.process.stdout.readline() if ready else b""
+        try:
+            self.report = json.loads(line)
+        except ValueError:
+            self.report = {"ready": False, "why": f"no answer: {line[:200]!r}"}
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self.process is None and self.broken is None:
+                try:
+                    self._start()
+                except (OSError, WarmError) as error:
+                    self.broken = f"{type(error).__name__}: {error}"
+            if self.broken is not None:
+                raise WarmError(self.broken)
+
+    def fork(self, request: dict) -> socket.socket:
+        """A kernel forked for `request` (zygote.py says what it holds); raises WarmError,
+        and marks the server broken, when no kernel came."""
+        self.ensure_started()
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.settimeout(FORK_TIMEOUT_S)
+            connection.connect(str(self.control))
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            answer = json.loads(connection.makefile("rb").readline() or b"{}")
+        except (OSError, ValueError) as error:
+            answer = {"error": f"{type(error).__name__}: {error}"}
+        if not answer.get("forked"):
+            connection.close()
+            self.broken = f"a fork failed: {answer.get('error', answer)}"
+            raise WarmError(self.broken)
+        return connection
+
+    def close(self, keep_folder: bool = False) -> None:
+        if self.process is not None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process.stdout.close()
+            self.process = None
+        if not keep_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@functools.cache
+def warn_cold(why: str) -> None:
+    """Say once per reason that kernels start cold."""
+    print(f"cs231n-grade: warm kernels unavailable ({why}); starting kernels cold", file=sys.stderr)
+
+
+def alive(connection: socket.socket) -> bool:
+    """Whether the kernel behind a fork's connection runs: its end closes the connection
+    (after one line saying how it ended)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+    except (OSError, ValueError):  # closed here
+        return False
+    return not readable
+
+
+_servers: OrderedDict[tuple, WarmServer] = OrderedDict()  # least recently used first
+_servers_lock = threading.Lock()
+
+
+def server(modules: list[str], view: mounts.View, env: dict[str, str]) -> WarmServer:
+    """The server for these modules, view and environment: the running one, or a new one
+    (started at its first fork); idle servers beyond MAX_IDLE are closed."""
+    key = (tuple(modules), tuple(view.args), tuple(sorted(env.items())))
+    with _servers_lock:
+        found = _servers.pop(key, None) or WarmServer(list(modules), view, env)
+        _servers[key] = found
+        idle = [k for k, s in _servers.items() if s.users == 0 and s is not found]
+        for old in idle[: max(0, len(idle) - MAX_IDLE)]:
+            _servers.pop(old).close()
+    return found
+
+
+@atexit.register
+def close_all() -> None:
+    with _servers_lock:
+        while _servers:
+            _servers.popitem()[1].close()
+
+
+def fork_request(scratch: Path, uid: int, cgroup, tmp_bytes: int, env: dict) -> dict:
+    """What zygote.py needs to make one kernel (its connection file is scratch/kernel.json)."""
+    return {
+        "connection_file": str(scratch / "kernel.json"),
+        "scratch": str(scratch),
+        "uid": uid,
+        "cgroup_procs": [str(p) for p in cgroup.procs_files()],
+        "cgroup_binds": [[str(s), str(d)] for s, d in mounts.own_cgroup_binds(cgroup)],
+        "tmp_bytes": tmp_bytes,
+        "env": env,
+    }
