@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         return 1 if sandbox.missing(capabilities) else 0
     if args.check_host:
         limits = Limits(memory_bytes=settings.memory_mb * 2**20, processes=settings.processes)
-        return hostcheck.main(api.isolation(settings, args.unsafe), limits, args.out)
+        level = api.isolation(settings, args.unsafe)
+        return hostcheck.main(level, limits, args.out, settings.warm_kernels)
     if args.merge_students:
         out = args.out.resolve()
         with api.lock(out):

@@ -148,6 +148,7 @@ class Report:
     network: dict
     limits: dict
     protected: list[str] = field(default_factory=list)
+    started: str = "cold"  # or "warm": forked from a warm server, as grading starts kernels
 
     def readable(self) -> list[str]:
         """Every path the kernel read that it must not: canaries, course files, finds."""
@@ -156,8 +157,8 @@ class Report:
 
     def text(self) -> str:
         lines = [
-            f"Host check at isolation level '{self.level}', from a graded kernel "
-            f"(uid {self.limits.get('uid')}):",
+            f"Host check at isolation level '{self.level}', from a {self.started} graded "
+            f"kernel (uid {self.limits.get('uid')}):",
             "Copies of the solutions:",
         ]
         for what, path, outcome in self.places:
@@ -280,10 +281,12 @@ def check(
     where: list[tuple[str, Path]] | None = None,
     search_s: float = 30.0,
     read_only: list[Path] = (),
+    warm: bool = True,
 ) -> Report:
     """Plant canaries in `where` (default: `places(out)`), run the probe in a graded kernel
     at `level`, remove the canaries, and return what the kernel reached. `read_only` adds
-    folders to the kernel's view (a test shows with it that the check can fail)."""
+    folders to the kernel's view (a test shows with it that the check can fail). `warm`: the
+    kernel is forked from a warm server where the level allows it, as grading does."""
     where = places(out) if where is None else where
     hidden = [str(out)] if out else []
     limits = limits or Limits()
@@ -307,8 +310,10 @@ def check(
                 read_only=list(read_only),
                 hidden=[Path(p) for p in hidden],
                 isolation=level,
+                warm=["numpy"] if warm else None,
             )
             with kernel:
+                started = "warm" if kernel.forked is not None else "cold"
                 outcome = kernel.run(code + PROBE)
                 protected = (
                     uids.readable_protected(out, hidden, [kernel.uid])
@@ -330,12 +335,13 @@ def check(
         answer["network"],
         answer["limits"],
         protected,
+        started,
     )
 
 
-def main(level: Isolation, limits: Limits, out: Path | None) -> int:
+def main(level: Isolation, limits: Limits, out: Path | None, warm: bool = True) -> int:
     """Run the check at `level`, print the report; 1 if the kernel read what it must not."""
-    report = check(level, limits, out.resolve() if out else None)
+    report = check(level, limits, out.resolve() if out else None, warm=warm)
     print(report.text())
     return 1 if report.readable() else 0
 

@@ -60,7 +60,13 @@ from autograder.grading.isolation.sandbox import (
 )
 from autograder.grading.isolation.slots import hold_slot
 from autograder.grading.isolation.uids import kill_uid
-from autograder.grading.isolation.warm import WarmError, alive, fork_request, warn_cold
+from autograder.grading.isolation.warm import (
+    WarmError,
+    alive,
+    fork_request,
+    wait_ready,
+    warn_cold,
+)
 from autograder.grading.isolation.warm import server as warm_server
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
@@ -190,7 +196,10 @@ class SandboxedKernel:
         self._context = self.kc.context
         self.kc.start_channels()
         self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        self.kc.wait_for_ready(timeout=120)
+        if self.forked is not None:
+            wait_ready(self.kc, self.forked, timeout=120)
+        else:
+            self.kc.wait_for_ready(timeout=120)
         if self.isolation is not Isolation.NONE:
             # The sockets exist: from now on the kernel may not write to this (disk-backed)
             # folder; its only writable place is its size-capped /tmp.
@@ -208,7 +217,6 @@ class SandboxedKernel:
             warn_cold(str(error))
             self.server = None
             return False
-        self.server.users += 1
         return True
 
     def _alive(self) -> bool:
@@ -226,9 +234,8 @@ class SandboxedKernel:
         if self.cgroup is not None:
             self.cgroup.kill_all()
         if self.forked is not None:
-            self.forked.close()
+            self.server.release(self.forked)
             self.forked = None
-            self.server.users -= 1
         elif self.cgroup is None and self.km is not None and self.km.has_kernel:
             # namespaces: bubblewrap's end takes its PID namespace, and every process in it,
             # along; uid: the kernel alone. Then anything left of the uid is killed.

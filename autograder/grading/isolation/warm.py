@@ -32,8 +32,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
+from queue import Empty
 
 from autograder.grading.isolation import cgroups, mounts
 from autograder.grading.isolation.sandbox import bwrap_command
@@ -142,6 +144,7 @@ class WarmServer:
                     self._start()
                 except (OSError, WarmError) as error:
                     self.broken = f"{type(error).__name__}: {error}"
+                    self.close(keep_folder=True)  # a server that hangs in an import too
             if self.broken is not None:
                 raise WarmError(self.broken)
 
@@ -161,7 +164,16 @@ class WarmServer:
             connection.close()
             self.broken = f"a fork failed: {answer.get('error', answer)}"
             raise WarmError(self.broken)
+        with self._lock:
+            self.users += 1
         return connection
+
+    def release(self, connection: socket.socket) -> None:
+        """The kernel of `connection` was killed: close it; the server may be closed once
+        no kernel of its own runs."""
+        connection.close()
+        with self._lock:
+            self.users -= 1
 
     def close(self, keep_folder: bool = False) -> None:
         if self.process is not None:
@@ -191,6 +203,27 @@ def alive(connection: socket.socket) -> bool:
     except (OSError, ValueError):  # closed here
         return False
     return not readable
+
+
+def wait_ready(client, connection: socket.socket, timeout: float) -> None:
+    """Wait until the forked kernel answers kernel_info (jupyter_client's wait_for_ready asks
+    a manager that did not start this kernel); a kernel that ends first raises at once."""
+    deadline = time.monotonic() + timeout
+    asked = client.kernel_info()
+    while time.monotonic() < deadline:
+        if not alive(connection):
+            raise RuntimeError("the warm kernel ended before it was ready")
+        try:
+            reply = client.get_shell_msg(timeout=0.5)
+        except Empty:
+            continue
+        if reply.get("parent_header", {}).get("msg_id") == asked:
+            while True:  # what it said on iopub while starting
+                try:
+                    client.get_iopub_msg(timeout=0.2)
+                except Empty:
+                    return
+    raise RuntimeError(f"the warm kernel was not ready in {timeout:.0f} s")
 
 
 _servers: OrderedDict[tuple, WarmServer] = OrderedDict()  # least recently used first

@@ -159,6 +159,7 @@ def init(request: dict) -> None:
 
 def serve_one(connection: socket.socket, request: dict, control: str) -> None:
     """A: runs in the forked child of the server, never returns."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server's SIG_IGN: A and B wait
     try:
         isolate(request, control)
         namespace_init = os.fork()
