@@ -9,6 +9,7 @@ Each repetition grades copies of the sample submissions (data/sample_submissions
   sandbox x1     cs231n-grade --workers 1
   sandbox x2     cs231n-grade --workers 2
   cold x2        cs231n-grade --workers 2 --cold-kernels (no warm server: every kernel cold)
+  no reasons x2  cs231n-grade --workers 2 --no-reasons (no second run for failed checks)
   no sandbox x1  cs231n-grade --workers 1 --unsafe-run-student-code-without-sandbox
   dask x1        cs231n-grade --scheduler ADDRESS, a local Dask cluster of 1 worker (1 thread)
   dask x2        the same on a cluster of 2 workers (1 thread each)
@@ -53,7 +54,8 @@ GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
 DASK = str(Path(sys.executable).with_name("dask"))
 REPO = Path(__file__).resolve().parents[1]
 WAYS = [
-    "nbgrader", "sandbox x1", "sandbox x2", "cold x2", "no sandbox x1", "dask x1", "dask x2"
+    "nbgrader", "sandbox x1", "sandbox x2", "cold x2", "no reasons x2", "no sandbox x1",
+    "dask x1", "dask x2",
 ]  # fmt: skip
 
 
@@ -179,6 +181,7 @@ def main() -> None:
             "sandbox x1": ours("--workers", "1"),
             "sandbox x2": ours("--workers", "2"),
             "cold x2": ours("--workers", "2", "--cold-kernels"),
+            "no reasons x2": ours("--workers", "2", "--no-reasons"),
             "no sandbox x1": ours("--workers", "1", UNSAFE_FLAG),
             **{way: ours("--scheduler", address) for way, address in clusters.items()},
         }

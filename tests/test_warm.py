@@ -19,6 +19,7 @@ from autograder.course import notebook_names
 from autograder.grading.executors.jobs import course
 from autograder.grading.isolation import warm
 from autograder.grading.isolation.kernel import SandboxedKernel
+from autograder.grading.isolation.slots import hold_slot
 
 pytestmark = [pytest.mark.slow, NEEDS_SANDBOX, pytest.mark.xdist_group("kernel")]
 
@@ -52,15 +53,16 @@ def look(kernel) -> list:
 def test_one_students_kernel_leaves_nothing_to_the_next():
     """Module state, a module, the environment, files in /tmp and /dev/shm and a process:
     the kernel that wrote them sees them (so the check can fail); the next kernel forked
-    from the same server, as the same uid, sees none of them."""
-    with SandboxedKernel("first", worker=0, warm=["numpy"]) as first:
+    from the same server, as the same uid (when no other kernel holds the slot between), sees
+    none of them."""
+    with hold_slot() as slot, SandboxedKernel("first", slot, warm=["numpy"]) as first:
         assert first.forked is not None
         assert first.run(LEAVE).status == "ok"
         seen = look(first)
         server = first.server
     assert seen[:4] == ["module state", True, "environment", [True, True]]
     assert "sleep" not in seen[4] and seen[4].strip()  # pgrep lists the sleeper's pid
-    with SandboxedKernel("second", worker=0, warm=["numpy"]) as second:
+    with hold_slot() as slot, SandboxedKernel("second", slot, warm=["numpy"]) as second:
         assert second.forked is not None and second.server is server
         assert look(second) == [None, False, None, [False, False], ""]
 
@@ -97,30 +99,33 @@ def test_a_forked_kernel_has_the_cold_kernels_sandbox():
     import path and session as a cold kernel: only the name of the scratch folder in /tmp
     differs."""
     facts = {}
-    for warm_modules in (None, ["numpy"]):
-        with SandboxedKernel("facts", worker=0, warm=warm_modules) as kernel:
-            out = kernel.run(FACTS)
-            assert out.status == "ok", out
-            facts[bool(warm_modules)] = json.loads(out.stdout)
+    with hold_slot() as slot:  # one uid for both
+        for warm_modules in (None, ["numpy"]):
+            with SandboxedKernel("facts", slot, warm=warm_modules) as kernel:
+                out = kernel.run(FACTS)
+                assert out.status == "ok", out
+                facts[bool(warm_modules)] = json.loads(out.stdout)
     cold, forked = facts[False], facts[True]
     # /tmp: IPython's folder and the kernel's scratch folder, unreadable to it; a forked
     # kernel's is in the folder of its server's kernels, which shows it alone
     (_, _, cold_scratch), ipython = sorted(cold.pop("tmp"), key=lambda e: e[0] == ".ipython")
     (_, _, folder), same = sorted(forked.pop("tmp"), key=lambda e: e[0] == ".ipython")
     assert ipython == same and cold_scratch == "Permission denied"
-    assert len(folder) == 1 and folder[0].startswith("w0-")
+    assert len(folder) == 1 and folder[0].startswith(f"w{slot}-")
     assert forked == cold
     assert cold["network"] == ["lo"] and cold["processes"] == ["1", "2"]
 
 
-def test_an_import_that_is_not_fork_safe_is_left_out():
-    """onnxruntime starts a thread and opens a file when imported: the server starts again
-    without it, says why, and the kernel imports it itself."""
-    with SandboxedKernel("unsafe", worker=0, warm=["numpy", "onnxruntime"]) as kernel:
+def test_an_import_that_is_not_fork_safe_is_left_out(monkeypatch):
+    """onnxruntime starts a thread and opens a file when imported: the server finds it (the
+    shortcut that leaves it out from the start is off here), starts again without it, says
+    why, and the kernel imports it itself."""
+    monkeypatch.setattr(warm, "NOT_FORK_SAFE", {})
+    with SandboxedKernel("unsafe", warm=["numpy", "onnxruntime"]) as kernel:
         assert kernel.forked is not None
         assert "numpy" in kernel.server.report["modules"]
         assert "onnxruntime" not in kernel.server.report["modules"]
-        assert "thread" in kernel.server.left_out["onnxruntime"]
+        assert "started 1 thread(s)" in kernel.server.left_out["onnxruntime"]
         out = kernel.run("import sys\nprint('onnxruntime' in sys.modules)\nimport onnxruntime")
         assert (out.status, out.stdout) == ("ok", "False\n"), out
 
@@ -133,7 +138,7 @@ def test_a_server_that_fails_leaves_kernels_cold(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(warm, "SOURCE", broken)
     modules = ["numpy", "json"]  # a server of its own (the key is the module list)
     for name in ("cold-1", "cold-2"):
-        with SandboxedKernel(name, worker=0, warm=modules) as kernel:
+        with SandboxedKernel(name, warm=modules) as kernel:
             assert kernel.forked is None
             assert kernel.run("print(6 * 7)").stdout == "42\n"
     said = capsys.readouterr().err
@@ -147,18 +152,19 @@ def test_every_notebooks_server_forks_its_kernels():
         stem = Path(name).stem
         modules = warm.imports(course(stem).release)
         assert "cs231n_utils" in modules, modules
-        with SandboxedKernel(stem, worker=0, warm=modules) as first:
+        with SandboxedKernel(stem, warm=modules) as first:
             assert first.forked is not None, stem
         loaded = first.server.report["modules"]
         assert {"numpy", "cs231n_utils"} <= set(loaded), (stem, loaded)
-        with SandboxedKernel(stem, worker=0, warm=modules) as kernel:
+        with SandboxedKernel(stem, warm=modules) as kernel:
             out = kernel.run(f"import sys\nprint([m for m in {loaded!r} if m not in sys.modules])")
         assert (out.status, out.stdout) == ("ok", "[]\n"), (stem, out)
 
 
 def test_the_server_ends_with_the_grader(tmp_path):
     """A grader killed with SIGKILL leaves no server and no kernel behind: the server reads
-    the end of its stdin, and its PID namespace takes the kernels along."""
+    the end of its stdin, and its PID namespace takes the kernels along. The server's folder
+    stays, until the next server removes it."""
     tag = f"cs231n-{tmp_path.name}"
     script = (
         "import sys, time\n"
@@ -166,11 +172,12 @@ def test_the_server_ends_with_the_grader(tmp_path):
         "kernel = SandboxedKernel('orphan', warm=['numpy'])\n"
         "kernel.start()\n"
         f"kernel.run(\"import subprocess; subprocess.Popen(['sleep', '600', '{tag}'])\")\n"
-        "print(kernel.server.process.pid, flush=True)\n"
+        "print(kernel.server.process.pid, kernel.server.folder, flush=True)\n"
         "time.sleep(600)\n"
     )
     grader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    server = int(grader.stdout.readline())
+    server, folder = grader.stdout.readline().split()
+    server, folder = int(server), Path(folder)
     assert subprocess.run(["pgrep", "-f", tag], capture_output=True).stdout.strip()
     grader.kill()
     grader.wait()
@@ -182,3 +189,6 @@ def test_the_server_ends_with_the_grader(tmp_path):
         time.sleep(0.2)
     assert not Path(f"/proc/{server}").exists()
     assert not subprocess.run(["pgrep", "-f", tag], capture_output=True).stdout.strip()
+    assert folder.is_dir()  # left by the killed grader, and removed by the next server
+    warm.remove_stale_folders()
+    assert not folder.exists()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +25,13 @@ from autograder.course import SOLUTIONS, notebook_names
 from autograder.grading import config
 from autograder.grading.executors import shipped
 from autograder.grading.executors.collect import load_results
-from autograder.grading.executors.jobs import Settings, grader_key, reference_problem, solution_key
+from autograder.grading.executors.jobs import (
+    Settings,
+    grader_key,
+    reference_path,
+    reference_problem,
+    solution_key,
+)
 from autograder.grading.executors.plan import describe, plan
 from autograder.grading.executors.references import ReferenceJob
 from autograder.grading.executors.scheduler import LocalExecutor, run_all
@@ -38,7 +44,7 @@ from autograder.grading.isolation.cgroups import remove_stale_cgroups
 from autograder.grading.isolation.messages import Limits
 from autograder.grading.reporting.outputs import all_results, configure, finish
 from autograder.nbgrader_course import folder as course_folder
-from autograder.results import NotebookResult
+from autograder.results import NotebookResult, read_json
 
 UNSAFE_FLAG = "--unsafe-run-student-code-without-sandbox"
 
@@ -247,12 +253,11 @@ def _grade(submissions, out, settings, level, students, force, notebooks, refere
                 )
             return job.task(job_settings, shared[job.notebook])
 
-        # notebook by notebook: the warm server of one notebook serves the whole class
         failures = {
             job: error
             for job, error in run_all(
                 executor,
-                sorted(reasons, key=lambda job: notebooks.index(job.notebook)),
+                longest_first(reasons, out),
                 task,
                 lambda job, returned: job.finish(out, returned),
                 "students",
@@ -266,6 +271,17 @@ def _grade(submissions, out, settings, level, students, force, notebooks, refere
     prepared.result()  # its error, if any, stops here: nothing is half-written
     current = load_results(out, jobs, failures)
     return finish(out, db_url, jobs, current, settings, roster, expect)
+
+
+def longest_first(jobs: Iterable[StudentJob], out: Path) -> list[StudentJob]:
+    """The jobs, those of the notebooks whose solution ran longest first (its reference run's
+    seconds): a long notebook started last would leave the other workers idle at the end."""
+    seconds = {}
+    for job in jobs:
+        if job.notebook not in seconds:
+            run = read_json(reference_path(out, job.notebook, 0)) or {}
+            seconds[job.notebook] = float(run.get("seconds") or 0.0)
+    return sorted(jobs, key=lambda job: -seconds[job.notebook])
 
 
 def make_executor(settings: config.GraderConfig, notebooks: list[str], level):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
+from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS, notebook_names
 from autograder.grading.isolation import warm
 from autograder.grading.isolation.kernel import SandboxedKernel
 from autograder.grading.isolation.messages import Limits
@@ -85,17 +85,26 @@ def solution_key(notebook: str) -> str:
     )
 
 
-def sandboxed_kernel(name: str, worker: int, settings: Settings, notebook: str) -> SandboxedKernel:
-    """A kernel for `notebook`: warm (forked from a server that has imported what the
-    notebook imports) where settings ask for it and the level allows it, else cold."""
+def sandboxed_kernel(name: str, worker: int, settings: Settings) -> SandboxedKernel:
+    """A kernel: warm (forked from a server that has imported what the course's notebooks
+    import) where settings ask for it and the level allows it, else cold."""
     return SandboxedKernel(
         name,
         worker=worker,
         limits=settings.limits,
         hidden=[Path(p) for p in settings.hidden],
         isolation=settings.isolation,
-        warm=warm.imports(course(notebook).release) if settings.warm else None,
+        warm=course_modules() if settings.warm else None,
     )
+
+
+@functools.cache
+def course_modules() -> list[str]:
+    """What the course's notebooks import, in the order they first do: the modules of the one
+    warm server that forks every kernel of a grading run (warm.py). One server for all
+    notebooks: each start costs its imports (TensorFlow's alone 5-6 s) while the workers wait."""
+    found = (warm.imports(course(Path(name).stem).release) for name in notebook_names())
+    return list(dict.fromkeys(module for modules in found for module in modules))
 
 
 def run_notebook(
@@ -105,7 +114,7 @@ def run_notebook(
     arrive (runner.execute); a failure of the machinery is a GraderError."""
     items = plan(course(notebook), nb)
     try:
-        with sandboxed_kernel(name, worker, settings, notebook) as kernel:
+        with sandboxed_kernel(name, worker, settings) as kernel:
             return execute(
                 items, kernel, settings.notebook_timeout_s, settings.max_record_bytes, receive
             )

@@ -42,6 +42,7 @@ from jupyter_client import KernelManager
 from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading.inputs.names import file_stem
 from autograder.grading.isolation import cgroups, mounts
+from autograder.grading.isolation import warm as warm_servers
 from autograder.grading.isolation.messages import (
     MALFORMED,
     TOO_LARGE,
@@ -60,14 +61,6 @@ from autograder.grading.isolation.sandbox import (
 )
 from autograder.grading.isolation.slots import hold_slot
 from autograder.grading.isolation.uids import kill_uid
-from autograder.grading.isolation.warm import (
-    WarmError,
-    alive,
-    fork_request,
-    wait_ready,
-    warn_cold,
-)
-from autograder.grading.isolation.warm import server as warm_server
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
 
@@ -111,7 +104,7 @@ class SandboxedKernel:
         )
         self.server = None
         if warm is not None and self.cgroup is not None:
-            self.server = warm_server(warm, self._view(), kernel_env("/tmp"))
+            self.server = warm_servers.server(warm, self._view(), kernel_env("/tmp"))
         self.scratch = (
             self.server.scratch(f"w{worker}-")  # a short path: sockets' names are bounded
             if self.server is not None
@@ -197,7 +190,7 @@ class SandboxedKernel:
         self.kc.start_channels()
         self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         if self.forked is not None:
-            wait_ready(self.kc, self.forked, timeout=120)
+            warm_servers.wait_ready(self.kc, self.forked, timeout=120)
         else:
             self.kc.wait_for_ready(timeout=120)
         if self.isolation is not Isolation.NONE:
@@ -209,18 +202,17 @@ class SandboxedKernel:
         """Fork the kernel from its warm server; False (and a cold start) when it fails."""
         if self.server is None:
             return False
-        env = kernel_env("/tmp")
-        request = fork_request(self.scratch, self.uid, self.cgroup, self.limits.tmp_bytes, env)
+        request = warm_servers.fork_request(self)
         try:
             self.forked = self.server.fork(request)
-        except WarmError as error:
-            warn_cold(str(error))
+        except warm_servers.WarmError as error:
+            warm_servers.warn_cold(str(error))
             self.server = None
             return False
         return True
 
     def _alive(self) -> bool:
-        return alive(self.forked) if self.forked is not None else self.km.is_alive()
+        return warm_servers.alive(self.forked) if self.forked is not None else self.km.is_alive()
 
     def kill(self) -> None:
         """End the kernel and everything it started."""

@@ -1,22 +1,26 @@
-"""Warm kernels: a server per notebook imports its modules once, and each student's kernel is
+"""Warm kernels: a server imports the course's modules once, and each student's kernel is
 forked from it ready, instead of starting cold and importing them again.
 
 A cold kernel spends most of its start on imports (TensorFlow 5-6 s, torch 1.5-3 s, ipykernel
-about 1 s); grading a class starts two kernels per student and notebook. A `WarmServer` runs
-`zygote.py` as root in a sandbox of its own, with the kernel's view of the host's files
-(`mounts.kernel_view`) and two more writable folders that its forks hide again: the folder of
-the kernels' scratch folders and its control socket, and the grader's cgroup subtree. It
-imports the modules the release notebook imports (`imports`, read from the course's notebook,
-never from a student's), checks that the imports started no thread and opened no file, and
-then forks a kernel per request, each in namespaces, cgroups, /tmp, /dev/shm and uid of its
-own: the same sandbox as a cold kernel (kernel.py), with nothing carried from one student to
-the next but the state the imports left. It never runs a line of a notebook.
+about 1 s); grading a class starts one or two kernels per student and notebook. A
+`WarmServer` runs `zygote.py` as root in a sandbox of its own, with the kernel's view of the
+host's files (`mounts.kernel_view`) and two more writable folders that its forks hide again:
+the folder of the kernels' scratch folders and its control socket, and the grader's cgroup
+subtree. It imports the modules it is given (the grader gives what the course's release
+notebooks import: `imports`, `jobs.course_modules`; never anything of a student's), checks
+after each import that no thread was started and no file left open (a module that fails is
+left out and the server starts again without it), and then forks a kernel per request, each in
+namespaces, cgroups, /tmp, /dev/shm and uid of its own: the same sandbox as a cold kernel
+(kernel.py), with nothing carried from one student to the next but the state the imports left.
+It never runs a line of a notebook, so a kernel forked from it has seen no hidden test either
+(reasons.py relies on that).
 
 Only the `sandbox` level forks (the others have no cgroup to hold a kernel's processes or no
 mount namespace). A server that cannot start, fails its checks or fails a fork is marked
 broken with its reason, and kernels start cold (`SandboxedKernel` says so once on stderr).
 `MAX_IDLE` servers are kept without kernels; a server with a kernel running is never closed
-(the kernel lives in its namespaces).
+(the kernel lives in its namespaces). A server ends when the grader closes it or exits (its
+stdin closes); the folders of graders that died are removed by the next server.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import ast
 import atexit
 import functools
 import json
+import os
 import select
 import shutil
 import socket
@@ -38,13 +43,28 @@ from pathlib import Path
 from queue import Empty
 
 from autograder.grading.isolation import cgroups, mounts
-from autograder.grading.isolation.sandbox import bwrap_command
+from autograder.grading.isolation.sandbox import bwrap_command, kernel_env
 
 SOURCE = Path(__file__).with_name("zygote.py")
 START_TIMEOUT_S = 300.0  # the imports of a loaded machine (TensorFlow: about 6 s quiet)
 FORK_TIMEOUT_S = 60.0
+FOLDER_PREFIX = "cs231n-warm-"
 MAX_IDLE = 2  # servers kept with no kernel running (memory: 0.3-0.8 GB each)
 CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID")  # mounts, namespaces; the uid
+
+
+def remove_stale_folders() -> None:
+    """Remove the folders of servers whose grader is gone (killed before it cleaned up)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        owner = folder.name.removeprefix(FOLDER_PREFIX).split("-")[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# Modules known to start a thread or open a file when imported: left out of every server from
+# the start, which saves starting one again without them. Only a shortcut: the server checks
+# every import it makes (zygote.py), these included were they given.
+NOT_FORK_SAFE = {"onnxruntime": "starts a thread and opens its telemetry database"}
 
 
 class WarmError(RuntimeError):
@@ -83,10 +103,14 @@ class WarmServer:
     """One zygote: `fork(request)` returns the connection whose end is the kernel's end."""
 
     def __init__(self, modules: list[str], view: mounts.View, env: dict[str, str]):
-        self.modules = modules
+        known = {m: NOT_FORK_SAFE.get(m.split(".")[0]) for m in modules}
+        self.modules = [m for m in modules if not known[m]]
+        self.left_out = {m: why for m, why in known.items() if why}  # module -> why
         self.view = view
         self.env = env
-        self.folder = Path(tempfile.mkdtemp(prefix="cs231n-warm-"))  # root's, 0700
+        remove_stale_folders()
+        prefix = f"{FOLDER_PREFIX}{os.getpid()}-"  # whose it is, for remove_stale_folders
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))  # root's, 0700
         self.control = self.folder / "control"
         self.process: subprocess.Popen | None = None
         self.broken: str | None = None
@@ -104,7 +128,6 @@ class WarmServer:
         view.bind(self.folder, writable=True)
         for subtree in cgroup_subtrees():
             view.bind(subtree, writable=True)
-        self.left_out: dict[str, str] = {}
         while True:
             self._run_zygote(view)
             unsafe = self.report.get("unsafe")
@@ -250,14 +273,15 @@ def close_all() -> None:
             _servers.popitem()[1].close()
 
 
-def fork_request(scratch: Path, uid: int, cgroup, tmp_bytes: int, env: dict) -> dict:
-    """What zygote.py needs to make one kernel (its connection file is scratch/kernel.json)."""
+def fork_request(kernel) -> dict:
+    """What zygote.py needs to make the kernel of a SandboxedKernel: its scratch folder (with
+    the connection file kernel.json), uid, cgroup, /tmp's size and environment."""
     return {
-        "connection_file": str(scratch / "kernel.json"),
-        "scratch": str(scratch),
-        "uid": uid,
-        "cgroup_procs": [str(p) for p in cgroup.procs_files()],
-        "cgroup_binds": [[str(s), str(d)] for s, d in mounts.own_cgroup_binds(cgroup)],
-        "tmp_bytes": tmp_bytes,
-        "env": env,
+        "connection_file": str(kernel.scratch / "kernel.json"),
+        "scratch": str(kernel.scratch),
+        "uid": kernel.uid,
+        "cgroup_procs": [str(p) for p in kernel.cgroup.procs_files()],
+        "cgroup_binds": [[str(s), str(d)] for s, d in mounts.own_cgroup_binds(kernel.cgroup)],
+        "tmp_bytes": kernel.limits.tmp_bytes,
+        "env": kernel_env("/tmp"),
     }

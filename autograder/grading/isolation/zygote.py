@@ -238,7 +238,7 @@ def main() -> None:
             failed[name] = repr(error)
         threads, files = len(os.listdir("/proc/self/task")), open_files()
         if threads != 1 or files:  # this import is not fork-safe: the grader leaves it out
-            why = f"importing {name} started {threads - 1} threads and opened files {files}"
+            why = f"importing {name} started {threads - 1} thread(s), left files open {files}"
             print(json.dumps({"ready": False, "unsafe": name, "why": why}), flush=True)
             return
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
