@@ -191,17 +191,19 @@ def test_the_grading_folder_and_a_class_zip_can_be_hidden(hide, warm):
         assert (listing, zipped) == ("['gradebook.db']", "'zipped'")
 
 
-def test_a_folder_bound_from_under_tmp_is_reachable(tmp_path_factory):
+@STARTS
+def test_a_folder_bound_from_under_tmp_is_reachable(tmp_path_factory, warm):
     """A folder the kernel may read that lies under /tmp (a virtual environment or a course
     unpacked there, as Gradescope's test root is) is reachable through the private /tmp: the
-    folders leading to it are traversable, not root's alone."""
+    folders leading to it are traversable, not root's alone. A forked kernel mounts its own
+    /tmp over the server's and shows the folder again."""
     base = Path(tempfile.mkdtemp(prefix="cs231n-bound-"))
     folder = base / "deep" / "course"
     folder.mkdir(parents=True)
     (folder / "note.txt").write_text("readable")
     base.chmod(0o755)
     try:
-        with SandboxedKernel("bound", read_only=[folder]) as k:
+        with SandboxedKernel("bound", read_only=[folder], warm=warm) as k:
             out = k.run(f"print(open({str(folder / 'note.txt')!r}).read())")
     finally:
         shutil.rmtree(base)

@@ -106,12 +106,17 @@ def test_a_forked_kernel_has_the_cold_kernels_sandbox():
                 assert out.status == "ok", out
                 facts[bool(warm_modules)] = json.loads(out.stdout)
     cold, forked = facts[False], facts[True]
-    # /tmp: IPython's folder and the kernel's scratch folder, unreadable to it; a forked
-    # kernel's is in the folder of its server's kernels, which shows it alone
-    (_, _, cold_scratch), ipython = sorted(cold.pop("tmp"), key=lambda e: e[0] == ".ipython")
-    (_, _, folder), same = sorted(forked.pop("tmp"), key=lambda e: e[0] == ".ipython")
-    assert ipython == same and cold_scratch == "Permission denied"
+    # /tmp: the kernel's scratch folder, unreadable to it (a forked kernel's is in the folder
+    # of its server's kernels, which shows it alone), and the same rest: IPython's folder, and
+    # the folders leading to what the view binds in /tmp (a checkout or environment there)
+    cold_tmp = {e[0]: e for e in cold.pop("tmp")}
+    forked_tmp = {e[0]: e for e in forked.pop("tmp")}
+    (scratch,) = [n for n in cold_tmp if n.startswith("cs231n-")]
+    (server,) = [n for n in forked_tmp if n.startswith("cs231n-warm-")]
+    assert cold_tmp.pop(scratch)[2] == "Permission denied"
+    folder = forked_tmp.pop(server)[2]
     assert len(folder) == 1 and folder[0].startswith(f"w{slot}-")
+    assert cold_tmp == forked_tmp and ".ipython" in cold_tmp
     assert forked == cold
     assert cold["network"] == ["lo"] and cold["processes"] == ["1", "2"]
 

@@ -87,6 +87,10 @@ class View:
                 self.args += ["--perms", "0755", "--dir", str(parent)]
                 self._made.add(parent)
 
+    def mounted(self) -> list[tuple[Path, Path | None]]:
+        """(where inside, the host path bound there or None for the sandbox's own), in order."""
+        return self._mounts[1:]
+
     def shows(self, path: Path) -> bool:
         """Whether a bind shows `path` at its own place (itself or a folder above it)."""
         where, source = self._holder(path)

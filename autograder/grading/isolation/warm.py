@@ -125,6 +125,7 @@ class WarmServer:
     def _start(self) -> None:
         """Start the server, again without each module whose import is not fork-safe."""
         view = self.view
+        self.under_tmp = under_tmp(view)
         view.bind(self.folder, writable=True)
         for subtree in cgroup_subtrees():
             view.bind(subtree, writable=True)
@@ -179,6 +180,7 @@ class WarmServer:
         try:
             connection.settimeout(FORK_TIMEOUT_S)
             connection.connect(str(self.control))
+            request = {**request, "under_tmp": self.under_tmp}
             connection.sendall(json.dumps(request).encode() + b"\n")
             answer = json.loads(connection.makefile("rb").readline() or b"{}")
         except (OSError, ValueError) as error:
@@ -216,6 +218,17 @@ class WarmServer:
 def warn_cold(why: str) -> None:
     """Say once per reason that kernels start cold."""
     print(f"cs231n-grade: warm kernels unavailable ({why}); starting kernels cold", file=sys.stderr)
+
+
+def under_tmp(view: mounts.View) -> list[tuple[str, str]]:
+    """The mounts of a kernel's view inside /tmp or /dev/shm, in order, as (path, "bind" or
+    "tmpfs"): a fork mounts its own tmpfs there and shows them again (zygote.py)."""
+    private = (Path("/tmp"), Path("/dev/shm"))
+    return [
+        (str(path), "tmpfs" if source is None else "bind")
+        for path, source in view.mounted()
+        if any(path.is_relative_to(p) and path != p for p in private)
+    ]
 
 
 def alive(connection: socket.socket) -> bool:

@@ -92,9 +92,29 @@ def isolate(request: dict, control: str) -> None:
     loopback_up()
     scratch = request["scratch"]
     held = os.open(scratch, os.O_PATH | os.O_DIRECTORY)  # kept through the tmpfs below
+    # What the view shows inside /tmp and /dev/shm (a course or an environment kept in /tmp,
+    # a hidden folder in it), held now and shown again, read-only, on the new tmpfs
+    again = [
+        (path, os.open(path, os.O_PATH) if kind == "bind" else None)
+        for path, kind in request["under_tmp"]
+    ]
     size = int(request["tmp_bytes"])
     for place in ("/tmp", "/dev/shm"):
         mount("tmpfs", place, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
+    for path, fd in again:
+        os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+        if fd is None:
+            os.makedirs(path, 0o755, exist_ok=True)
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=65536")
+            continue
+        if not os.path.exists(path):
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.mkdir(path, 0o755)
+            else:
+                open(path, "w").close()
+        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        read_only(path)
+        os.close(fd)
     mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666")
     mount("/dev/pts/ptmx", "/dev/ptmx", None, MS_BIND)
     # The folder of every kernel's scratch and the server's socket, empty but for this one's
