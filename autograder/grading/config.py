@@ -78,10 +78,10 @@ class GraderConfig:
         "--no-reasons",
     )
     warm_kernels: bool = setting(
-        True,
-        "fork each kernel from a server that has imported its notebook's modules once "
-        "(`sandbox` level; warm.py); the flag starts every kernel cold",
-        "--cold-kernels",
+        False,
+        "fork each kernel from a server that has imported the course's modules once "
+        "(`sandbox` level; warm.py); off by default for now (see README)",
+        "--warm-kernels",
     )
     progress: bool = setting(True, "show progress bars; the flag turns them off", "--no-progress")
     scheduler: str | None = setting(
@@ -143,9 +143,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for s in SETTINGS:
         if s.kind is bool:
-            parser.add_argument(
-                s.option, dest=s.name, action="store_false", default=None, help=s.doc
-            )
+            action = "store_false" if s.default else "store_true"  # the flag flips the default
+            parser.add_argument(s.option, dest=s.name, action=action, default=None, help=s.doc)
         elif s.kind is sandbox.Isolation:
             parser.add_argument(
                 s.option, dest=s.name, type=sandbox.Isolation, choices=LEVELS, help=s.doc

@@ -50,7 +50,7 @@ class Settings:
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
     max_record_bytes: int = MAX_DOCUMENT_BYTES  # an answers document, in the kernel and here
     reasons: bool = True  # a second run, without hidden tests, for failed checks (reasons.py)
-    warm: bool = True  # kernels forked from a server that imported the modules (warm.py)
+    warm: bool = False  # kernels forked from a server that imported the modules (warm.py)
 
 
 @functools.cache
