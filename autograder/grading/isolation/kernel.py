@@ -9,7 +9,7 @@ back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (
 `cgroups.py`), so a memory blow-up or a fork bomb hits its own limits, and `kill()` ends
 every process it started, double-forked daemons included. Its environment is
 `sandbox.kernel_env`, none of the grader's other variables. A warm kernel (`warm=`) is the
-same sandbox forked from a server that has imported the notebook's modules (warm.py); a
+same sandbox forked from a server that has imported the course's modules (warm.py); a
 cold one starts from nothing.
 
 That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
