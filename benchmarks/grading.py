@@ -7,8 +7,8 @@ Each repetition grades copies of the sample submissions (data/sample_submissions
 (all by default, or those --ways names), in turn, each into a fresh folder:
   nbgrader       `nbgrader autograde` of the whole class: one notebook after another
   sandbox x1     cs231n-grade --workers 1
-  sandbox x2     cs231n-grade --workers 2
-  warm x2        cs231n-grade --workers 2 --warm-kernels (kernels forked from a warm server)
+  sandbox x2     cs231n-grade --workers 2 (kernels forked from warm servers, the default)
+  cold x2        cs231n-grade --workers 2 --cold-kernels (every kernel started cold)
   no reasons x2  cs231n-grade --workers 2 --no-reasons (no second run for failed checks)
   no sandbox x1  cs231n-grade --workers 1 --unsafe-run-student-code-without-sandbox
   dask x1        cs231n-grade --scheduler ADDRESS, a local Dask cluster of 1 worker (1 thread)
@@ -54,7 +54,7 @@ GRADE = str(Path(sys.executable).with_name("cs231n-grade"))
 DASK = str(Path(sys.executable).with_name("dask"))
 REPO = Path(__file__).resolve().parents[1]
 WAYS = [
-    "nbgrader", "sandbox x1", "sandbox x2", "warm x2", "no reasons x2", "no sandbox x1",
+    "nbgrader", "sandbox x1", "sandbox x2", "cold x2", "no reasons x2", "no sandbox x1",
     "dask x1", "dask x2",
 ]  # fmt: skip
 
@@ -180,7 +180,7 @@ def main() -> None:
             "nbgrader": lambda out: nbgrader_run(submissions, out),
             "sandbox x1": ours("--workers", "1"),
             "sandbox x2": ours("--workers", "2"),
-            "warm x2": ours("--workers", "2", "--warm-kernels"),
+            "cold x2": ours("--workers", "2", "--cold-kernels"),
             "no reasons x2": ours("--workers", "2", "--no-reasons"),
             "no sandbox x1": ours("--workers", "1", UNSAFE_FLAG),
             **{way: ours("--scheduler", address) for way, address in clusters.items()},
@@ -205,8 +205,8 @@ def main() -> None:
     def both(*names):
         return all(name in median for name in names)
 
-    if both("warm x2", "sandbox x2"):
-        ratio = median["sandbox x2"] / median["warm x2"]
+    if both("cold x2", "sandbox x2"):
+        ratio = median["cold x2"] / median["sandbox x2"]
         print(f"  warm against cold kernels, 2 workers: {ratio:.2f}x")
     if both("sandbox x1", "sandbox x2"):
         print(f"  scaling 1 -> 2 workers: {median['sandbox x1'] / median['sandbox x2']:.2f}x")

@@ -6,9 +6,9 @@ For each notebook, the median of --runs of: a kernel at level `sandbox` started
 (SandboxedKernel, cgroup and uid included) and the release's setup cells run in it (the Colab
 cell and the imports cell: what every graded run pays before the student's code), cold and warm
 in turn so that a change in the machine's load hits both alike. Warm kernels are forked from
-the server grading uses (one per run, importing what the course's notebooks import), started
-before the first timed run: its start, once per grading run, is reported apart. Needs root and
-bubblewrap.
+the server grading uses for the notebook (importing what its release imports), started before
+the first timed run: its start, once per notebook and grading run, is reported apart. Needs
+root and bubblewrap.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from autograder.course import notebook_names
-from autograder.grading.executors.jobs import course, course_modules
+from autograder.grading.executors.jobs import course, notebook_modules
 from autograder.grading.isolation.kernel import SandboxedKernel
 
 
@@ -51,14 +51,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--notebooks", nargs="+", default=[Path(n).stem for n in notebook_names()])
     args = parser.parse_args()
-    modules = course_modules()
-    begun = time.perf_counter()
-    ready(args.notebooks[0], modules)  # starts the server; untimed as a kernel
-    print(f"server start and a first kernel: {time.perf_counter() - begun:.1f} s\n")
-    print("| notebook | cold s | warm s | cold / warm |")
-    print("|---|---:|---:|---:|")
+    print("| notebook | server start and a first kernel s | cold s | warm s | cold / warm |")
+    print("|---|---:|---:|---:|---:|")
     totals = {"cold": 0.0, "warm": 0.0}
     for notebook in args.notebooks:
+        modules = notebook_modules(notebook)
+        begun = time.perf_counter()
+        ready(notebook, modules)  # starts the notebook's server; untimed as a kernel
+        started = time.perf_counter() - begun
         times = {"cold": [], "warm": []}
         for _ in range(args.runs):
             times["cold"].append(ready(notebook, None))
@@ -66,9 +66,9 @@ def main() -> None:
         cold, hot = (statistics.median(times[k]) for k in ("cold", "warm"))
         totals["cold"] += cold
         totals["warm"] += hot
-        print(f"| {notebook} | {cold:.2f} | {hot:.2f} | {cold / hot:.1f} |")
+        print(f"| {notebook} | {started:.2f} | {cold:.2f} | {hot:.2f} | {cold / hot:.1f} |")
     cold, hot = totals["cold"], totals["warm"]
-    print(f"| **total** | {cold:.1f} | {hot:.1f} | {cold / hot:.1f} |")
+    print(f"| **total** | | {cold:.1f} | {hot:.1f} | {cold / hot:.1f} |")
 
 
 if __name__ == "__main__":

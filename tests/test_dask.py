@@ -20,6 +20,7 @@ from conftest import NEEDS_SANDBOX
 from lab_server import free_port
 
 from autograder.course import SAMPLES
+from autograder.grading.isolation.zygote import KERNEL_NAME
 
 pytestmark = [pytest.mark.xdist_group("dask")]
 CLUSTER_MARKS = [pytest.mark.slow, NEEDS_SANDBOX]  # the tests that grade on a cluster
@@ -215,10 +216,14 @@ def test_a_worker_killed_mid_batch_costs_only_a_retry(on_cluster, cluster, tmp_p
     client = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def running_a_kernel(worker) -> bool:
-        """A kernel, not the sandbox probe: bubblewrap with the setpriv of a sandbox uid."""
+        """A kernel, not the sandbox probe: a cold one is bubblewrap with the setpriv of a
+        sandbox uid, a warm one a fork its server named (zygote.py)."""
         try:
             children = psutil.Process(worker.pid).children(recursive=True)
-            return any(c.name() == "bwrap" and "setpriv" in c.cmdline() for c in children)
+            return any(
+                c.name() == KERNEL_NAME or (c.name() == "bwrap" and "setpriv" in c.cmdline())
+                for c in children
+            )
         except psutil.Error:
             return False
 

@@ -166,6 +166,34 @@ def test_every_notebooks_server_forks_its_kernels():
         assert (out.status, out.stdout) == ("ok", "[]\n"), (stem, out)
 
 
+def test_the_next_server_of_the_plan_starts_ahead_and_a_held_one_stays(monkeypatch):
+    """With a plan (warm.plan, from the order of a run's jobs), does asking for one server
+    start the next in the background, so that its first kernel forks without waiting? Is a
+    server that a kernel holds left running, with one idle server allowed, while two others
+    are idle, and the least recently used idle one closed when another is asked for?"""
+    monkeypatch.setattr(warm, "MAX_IDLE", 1)
+    first, second = ["json", "csv"], ["csv", "json"]  # servers of their own (keys differ)
+    warm.plan([first, first, second])
+    try:
+        with SandboxedKernel("plan-1", warm=first) as kernel:
+            assert kernel.forked is not None
+            [ahead] = [s for s in list(warm._servers.values()) if s.modules == second]
+            deadline = time.monotonic() + 120
+            while not ahead.report.get("ready") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert ahead.report.get("ready") and ahead.users == 0, ahead.report
+            holder = kernel.server
+            holder_folder = holder.folder
+            with SandboxedKernel("plan-other", warm=["json", "os"]) as other:
+                assert other.forked is not None  # the held `holder` was not closed
+            assert holder.process is not None and kernel.run("print(1)").stdout == "1\n"
+        with SandboxedKernel("plan-2", warm=second) as kernel:
+            assert kernel.server is ahead and kernel.forked is not None
+        assert holder.process is None and not holder_folder.exists()  # idle longest: closed
+    finally:
+        warm.plan([])
+
+
 def test_the_server_ends_with_the_grader(tmp_path):
     """A grader killed with SIGKILL leaves no server and no kernel behind: the server reads
     the end of its stdin, and its PID namespace takes the kernels along. The server's folder

@@ -28,6 +28,7 @@ from autograder.grading.executors.collect import load_results
 from autograder.grading.executors.jobs import (
     Settings,
     grader_key,
+    notebook_modules,
     reference_path,
     reference_problem,
     solution_key,
@@ -39,7 +40,7 @@ from autograder.grading.executors.student import StudentJob
 from autograder.grading.inputs import layouts
 from autograder.grading.inputs.identity import IdentityError, read_roster
 from autograder.grading.inputs.submissions import SubmissionsError
-from autograder.grading.isolation import sandbox, uids
+from autograder.grading.isolation import sandbox, uids, warm
 from autograder.grading.isolation.cgroups import remove_stale_cgroups
 from autograder.grading.isolation.messages import Limits
 from autograder.grading.reporting.outputs import all_results, configure, finish
@@ -221,6 +222,7 @@ def _grade(submissions, out, settings, level, students, force, notebooks, refere
     try:
         solution_runs = [ReferenceJob(n, r) for n in notebooks for r in (0, 1)]
         todo = [job for job in solution_runs if not _done(job, out)]
+        plan_servers(todo, job_settings, settings)
         failed = [
             f"{job.label}: {result}"
             for job, result in run_all(
@@ -253,11 +255,13 @@ def _grade(submissions, out, settings, level, students, force, notebooks, refere
                 )
             return job.task(job_settings, shared[job.notebook])
 
+        ordered = longest_first(reasons, out)
+        plan_servers(ordered, job_settings, settings)
         failures = {
             job: error
             for job, error in run_all(
                 executor,
-                longest_first(reasons, out),
+                ordered,
                 task,
                 lambda job, returned: job.finish(out, returned),
                 "students",
@@ -282,6 +286,14 @@ def longest_first(jobs: Iterable[StudentJob], out: Path) -> list[StudentJob]:
             run = read_json(reference_path(out, job.notebook, 0)) or {}
             seconds[job.notebook] = float(run.get("seconds") or 0.0)
     return sorted(jobs, key=lambda job: -seconds[job.notebook])
+
+
+def plan_servers(jobs: list, job_settings: Settings, settings: config.GraderConfig) -> None:
+    """Tell the warm servers (warm.plan) which notebooks' kernels this machine will start, in
+    order, so that each next server starts while the current one's kernels run. A cluster's
+    workers take jobs in their own order: no plan there."""
+    if job_settings.warm and not settings.scheduler:
+        warm.plan([notebook_modules(job.notebook) for job in jobs])
 
 
 def make_executor(settings: config.GraderConfig, notebooks: list[str], level):

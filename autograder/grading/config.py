@@ -78,10 +78,10 @@ class GraderConfig:
         "--no-reasons",
     )
     warm_kernels: bool = setting(
-        False,
-        "fork each kernel from a server that has imported the course's modules once "
-        "(`sandbox` level; warm.py); off by default for now (see README)",
-        "--warm-kernels",
+        True,
+        "fork each kernel from a server that has imported its notebook's modules once "
+        "(`sandbox` level; warm.py); the flag starts every kernel cold",
+        "--cold-kernels",
     )
     progress: bool = setting(True, "show progress bars; the flag turns them off", "--no-progress")
     scheduler: str | None = setting(

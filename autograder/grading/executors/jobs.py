@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS, notebook_names
+from autograder.course import RELEASE, REPO_ROOT, SOLUTIONS
 from autograder.grading.isolation import warm
 from autograder.grading.isolation.kernel import SandboxedKernel
 from autograder.grading.isolation.messages import Limits
@@ -50,7 +50,7 @@ class Settings:
     hidden: list[str] = field(default_factory=list)  # folders no kernel may see
     max_record_bytes: int = MAX_DOCUMENT_BYTES  # an answers document, in the kernel and here
     reasons: bool = True  # a second run, without hidden tests, for failed checks (reasons.py)
-    warm: bool = False  # kernels forked from a server that imported the modules (warm.py)
+    warm: bool = True  # kernels forked from a server that imported the modules (warm.py)
 
 
 @functools.cache
@@ -85,26 +85,26 @@ def solution_key(notebook: str) -> str:
     )
 
 
-def sandboxed_kernel(name: str, worker: int, settings: Settings) -> SandboxedKernel:
-    """A kernel: warm (forked from a server that has imported what the course's notebooks
-    import) where settings ask for it and the level allows it, else cold."""
+def sandboxed_kernel(name: str, worker: int, settings: Settings, notebook: str) -> SandboxedKernel:
+    """A kernel for `notebook`: warm (forked from a server that has imported what the
+    notebook's release imports) where settings ask for it and the level allows it, else cold."""
     return SandboxedKernel(
         name,
         worker=worker,
         limits=settings.limits,
         hidden=[Path(p) for p in settings.hidden],
         isolation=settings.isolation,
-        warm=course_modules() if settings.warm else None,
+        warm=notebook_modules(notebook) if settings.warm else None,
     )
 
 
 @functools.cache
-def course_modules() -> list[str]:
-    """What the course's notebooks import, in the order they first do: the modules of the one
-    warm server that forks every kernel of a grading run (warm.py). One server for all
-    notebooks: each start costs its imports (TensorFlow's alone 5-6 s) while the workers wait."""
-    found = (warm.imports(course(Path(name).stem).release) for name in notebook_names())
-    return list(dict.fromkeys(module for modules in found for module in modules))
+def notebook_modules(notebook: str) -> list[str]:
+    """What the release of `notebook` imports, in order: its warm server's modules (warm.py).
+    One notebook's, not the course's: a kernel forked from the server is then the kernel a
+    cold start gives after its imports, no bigger and no slower to search (an attack that
+    walks every object timed out with all of the course's frameworks loaded)."""
+    return warm.imports(course(notebook).release)
 
 
 def run_notebook(
@@ -114,7 +114,7 @@ def run_notebook(
     arrive (runner.execute); a failure of the machinery is a GraderError."""
     items = plan(course(notebook), nb)
     try:
-        with sandboxed_kernel(name, worker, settings) as kernel:
+        with sandboxed_kernel(name, worker, settings, notebook) as kernel:
             return execute(
                 items, kernel, settings.notebook_timeout_s, settings.max_record_bytes, receive
             )

@@ -104,7 +104,7 @@ def _grade(
     name = f"{submission.student_id}-{notebook}"
     run = run_notebook(name, nb, notebook, slot, settings, receive)
     if settings.reasons and settings.isolation in reasons.ISOLATED:
-        why = functools.partial(sandboxed_kernel, f"{name}-why", slot, settings)
+        why = functools.partial(sandboxed_kernel, f"{name}-why", slot, settings, notebook)
         reasons.give(verdicts, run.reasons, info, nb, why, settings.notebook_timeout_s)
     questions = []
     for question in info.questions.values():

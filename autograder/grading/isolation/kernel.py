@@ -9,7 +9,7 @@ back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (
 `cgroups.py`), so a memory blow-up or a fork bomb hits its own limits, and `kill()` ends
 every process it started, double-forked daemons included. Its environment is
 `sandbox.kernel_env`, none of the grader's other variables. A warm kernel (`warm=`) is the
-same sandbox forked from a server that has imported the course's modules (warm.py); a
+same sandbox forked from a server that has imported its notebook's modules (warm.py); a
 cold one starts from nothing.
 
 That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
@@ -105,6 +105,7 @@ class SandboxedKernel:
         self.server = None
         if warm is not None and self.cgroup is not None:
             self.server = warm_servers.server(warm, self._view(), kernel_env("/tmp"))
+        self._held = self.server  # released at the end (__exit__): the scratch is in its folder
         self.scratch = (
             self.server.scratch(f"w{worker}-")  # a short path: sockets' names are bounded
             if self.server is not None
@@ -183,7 +184,7 @@ class SandboxedKernel:
                 self.work = Path(tempfile.mkdtemp(prefix=f"{self.scratch.name}-work-"))
                 os.chown(self.work, self.uid, self.uid)
                 self.km.start_kernel(cwd=str(self.work), env=kernel_env(str(self.work)), **QUIET)
-            elif not self._fork():
+            elif not warm_servers.fork_kernel(self):
                 self.km.start_kernel(env=kernel_env("/tmp"), **QUIET)
         self.kc = bounded_client(self.km)  # bounded sockets and decoding (messages.py)
         self._context = self.kc.context
@@ -197,19 +198,6 @@ class SandboxedKernel:
             # The sockets exist: from now on the kernel may not write to this (disk-backed)
             # folder; its only writable place is its size-capped /tmp.
             self._chown_scratch(0)
-
-    def _fork(self) -> bool:
-        """Fork the kernel from its warm server; False (and a cold start) when it fails."""
-        if self.server is None:
-            return False
-        request = warm_servers.fork_request(self)
-        try:
-            self.forked = self.server.fork(request)
-        except warm_servers.WarmError as error:
-            warm_servers.warn_cold(str(error))
-            self.server = None
-            return False
-        return True
 
     def _alive(self) -> bool:
         return warm_servers.alive(self.forked) if self.forked is not None else self.km.is_alive()
@@ -226,7 +214,7 @@ class SandboxedKernel:
         if self.cgroup is not None:
             self.cgroup.kill_all()
         if self.forked is not None:
-            self.server.release(self.forked)
+            self.forked.close()  # the server's end of it goes with the kernel
             self.forked = None
         elif self.cgroup is None and self.km is not None and self.km.has_kernel:
             # namespaces: bubblewrap's end takes its PID namespace, and every process in it,
@@ -246,7 +234,11 @@ class SandboxedKernel:
         self.start()
 
     def __enter__(self) -> SandboxedKernel:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__()  # its cgroup, scratch, slot and server are not left held
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -254,6 +246,9 @@ class SandboxedKernel:
         if self.cgroup is not None:
             self.cgroup.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self._held is not None:
+            self._held.release()
+            self._held = None
         if self._slot is not None:
             self._slot.__exit__(None, None, None)
             self._slot = None

@@ -1,4 +1,4 @@
-"""Warm kernels: a server imports the course's modules once, and each student's kernel is
+"""Warm kernels: a server imports a notebook's modules once, and each student's kernel is
 forked from it ready, instead of starting cold and importing them again.
 
 A cold kernel spends most of its start on imports (TensorFlow 5-6 s, torch 1.5-3 s, ipykernel
@@ -6,8 +6,8 @@ about 1 s); grading a class starts one or two kernels per student and notebook. 
 `WarmServer` runs `zygote.py` as root in a sandbox of its own, with the kernel's view of the
 host's files (`mounts.kernel_view`) and two more writable folders that its forks hide again:
 the folder of the kernels' scratch folders and its control socket, and the grader's cgroup
-subtree. It imports the modules it is given (the grader gives what the course's release
-notebooks import: `imports`, `jobs.course_modules`; never anything of a student's), checks
+subtree. It imports the modules it is given (the grader gives what the notebook's release
+imports: `imports`, `jobs.notebook_modules`; never anything of a student's), checks
 after each import that no thread was started and no file left open (a module that fails is
 left out and the server starts again without it), and then forks a kernel per request, each in
 namespaces, cgroups, /tmp, /dev/shm and uid of its own: the same sandbox as a cold kernel
@@ -18,8 +18,10 @@ It never runs a line of a notebook, so a kernel forked from it has seen no hidde
 Only the `sandbox` level forks (the others have no cgroup to hold a kernel's processes or no
 mount namespace). A server that cannot start, fails its checks or fails a fork is marked
 broken with its reason, and kernels start cold (`SandboxedKernel` says so once on stderr).
-`MAX_IDLE` servers are kept without kernels; a server with a kernel running is never closed
-(the kernel lives in its namespaces). A server ends when the grader closes it or exits (its
+`MAX_IDLE` servers are kept without kernels; a server a kernel holds is never closed (the
+kernel lives in its namespaces, its scratch folder in the server's folder). A grading run tells
+`plan` the order of its notebooks, and the next notebook's server starts while the current one
+forks. A server ends when the grader closes it or exits (its
 stdin closes); the folders of graders that died are removed by the next server.
 """
 
@@ -39,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Empty
 
@@ -115,8 +118,8 @@ class WarmServer:
         self.process: subprocess.Popen | None = None
         self.broken: str | None = None
         self.report: dict = {}
-        self.users = 0  # kernels forked from it and not yet killed
-        self._lock = threading.Lock()
+        self.users = 0  # SandboxedKernels holding it (server() to release()), under _servers_lock
+        self._lock = threading.RLock()  # its start, fork and close
 
     def scratch(self, prefix: str) -> Path:
         """A new scratch folder for one kernel, in the folder its server's forks can reach."""
@@ -162,15 +165,19 @@ class WarmServer:
             self.report = {"ready": False, "why": f"no answer: {line[:200]!r}"}
 
     def ensure_started(self) -> None:
+        """Start the server, on a thread of `_starters`, unless it runs; WarmError if broken."""
+        _starters.submit(self._start_once).result()
+        if self.broken is not None:
+            raise WarmError(self.broken)
+
+    def _start_once(self) -> None:
         with self._lock:
             if self.process is None and self.broken is None:
                 try:
                     self._start()
                 except (OSError, WarmError) as error:
                     self.broken = f"{type(error).__name__}: {error}"
-                    self.close(keep_folder=True)  # a server that hangs in an import too
-            if self.broken is not None:
-                raise WarmError(self.broken)
+                    self._close(keep_folder=True)  # a server that hangs in an import too
 
     def fork(self, request: dict) -> socket.socket:
         """A kernel forked for `request` (zygote.py says what it holds); raises WarmError,
@@ -189,18 +196,19 @@ class WarmServer:
             connection.close()
             self.broken = f"a fork failed: {answer.get('error', answer)}"
             raise WarmError(self.broken)
-        with self._lock:
-            self.users += 1
         return connection
 
-    def release(self, connection: socket.socket) -> None:
-        """The kernel of `connection` was killed: close it; the server may be closed once
-        no kernel of its own runs."""
-        connection.close()
-        with self._lock:
+    def release(self) -> None:
+        """A SandboxedKernel that held the server (`server()`) is done with it: the server
+        may be closed once no kernel holds it (its scratch folders are in its folder)."""
+        with _servers_lock:
             self.users -= 1
 
     def close(self, keep_folder: bool = False) -> None:
+        with self._lock:  # not while it starts (in the background: `plan`)
+            self._close(keep_folder)
+
+    def _close(self, keep_folder: bool) -> None:
         if self.process is not None:
             self.process.stdin.close()
             try:
@@ -262,21 +270,48 @@ def wait_ready(client, connection: socket.socket, timeout: float) -> None:
     raise RuntimeError(f"the warm kernel was not ready in {timeout:.0f} s")
 
 
+# The threads that start servers. bubblewrap's --die-with-parent ends a server with the
+# thread that started it, not with the process: a worker's thread, or one that started a
+# server ahead of its use, may end before the server's last kernel. These live as long as the
+# grader (a ThreadPoolExecutor keeps its threads until the interpreter exits).
+_starters = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cs231n-warm-start")
 _servers: OrderedDict[tuple, WarmServer] = OrderedDict()  # least recently used first
 _servers_lock = threading.Lock()
+_plan: list[tuple[str, ...]] = []  # the module lists a run will ask for, in order (`plan`)
+
+
+def plan(order: list[list[str]]) -> None:
+    """The module lists a grading run will ask servers for, in the order of its jobs. When a
+    server is asked for, the next one of the plan starts in the background: a start costs its
+    imports (TensorFlow's alone 5-6 s), which the workers would otherwise wait through."""
+    _plan[:] = [tuple(m) for m in order]
 
 
 def server(modules: list[str], view: mounts.View, env: dict[str, str]) -> WarmServer:
-    """The server for these modules, view and environment: the running one, or a new one
-    (started at its first fork); idle servers beyond MAX_IDLE are closed."""
+    """The server for these modules, view and environment, held until `release()`: the
+    running one, or a new one (started at its first fork). Idle servers beyond MAX_IDLE are
+    closed; the next of the plan, if any, starts."""
+    found, closing = _held(modules, view, env, hold=True)
+    upcoming = _plan[_plan.index(tuple(modules)) + 1 :] if tuple(modules) in _plan else []
+    following = next((m for m in upcoming if m != tuple(modules)), None)
+    if following is not None:
+        ahead, more = _held(list(following), view, env, hold=False)
+        closing += more
+        _starters.submit(ahead._start_once)  # a failure is said when a kernel asks it to fork
+    for old in closing:
+        old.close()
+    return found
+
+
+def _held(modules, view, env, hold: bool) -> tuple[WarmServer, list[WarmServer]]:
+    """The server of this key, now the most recently used, and the idle ones to close."""
     key = (tuple(modules), tuple(view.args), tuple(sorted(env.items())))
     with _servers_lock:
         found = _servers.pop(key, None) or WarmServer(list(modules), view, env)
         _servers[key] = found
+        found.users += hold
         idle = [k for k, s in _servers.items() if s.users == 0 and s is not found]
-        for old in idle[: max(0, len(idle) - MAX_IDLE)]:
-            _servers.pop(old).close()
-    return found
+        return found, [_servers.pop(old) for old in idle[: max(0, len(idle) - MAX_IDLE)]]
 
 
 @atexit.register
@@ -284,6 +319,20 @@ def close_all() -> None:
     with _servers_lock:
         while _servers:
             _servers.popitem()[1].close()
+
+
+def fork_kernel(kernel) -> bool:
+    """Fork a SandboxedKernel's kernel from its server (kernel.forked: the connection); False
+    when it has none or the fork fails (said once): the kernel then starts cold."""
+    if kernel.server is None:
+        return False
+    try:
+        kernel.forked = kernel.server.fork(fork_request(kernel))
+    except WarmError as error:
+        warn_cold(str(error))
+        kernel.server = None
+        return False
+    return True
 
 
 def fork_request(kernel) -> dict:
