@@ -1,8 +1,14 @@
+import json
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from autograder.course import notebook_names
+from autograder.course import SAMPLES, notebook_names
 from autograder.grading.isolation import sandbox
 
 # debugpy (inside ipykernel) warns on stderr about frozen modules at kernel start.
@@ -26,6 +32,40 @@ def grading_sandbox() -> None:
 
 
 NEEDS_SANDBOX = pytest.mark.usefixtures("grading_sandbox")
+
+
+def shared_folder(tmp_path_factory) -> Path:
+    """The session's folder that every xdist worker sees (each has a folder of its own in it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def graded_samples(tmp_path_factory, grading_sandbox) -> tuple[subprocess.CompletedProcess, Path]:
+    """The three samples, every notebook, graded once for the whole session by cs231n-grade
+    (2 workers, --expect): its run and OUT. OUT/references holds both runs of every solution:
+    a test that grades copies them into its own OUT (`with_references`), as a term's later
+    batches reuse them, instead of computing them again. The first xdist worker to ask grades;
+    one that asks meanwhile waits for it (a file lock in the shared folder)."""
+    shared = shared_folder(tmp_path_factory)
+    out, record = shared / "graded-samples", shared / "graded-samples.json"
+    with FileLock(str(shared / "graded-samples.lock")):
+        if not record.exists():
+            grade = str(Path(sys.executable).with_name("cs231n-grade"))
+            command = [grade, str(SAMPLES), "--out", str(out), "--workers", "2", "--no-progress",
+                       "--expect", str(SAMPLES / "expected_scores.csv")]  # fmt: skip
+            run = subprocess.run(command, capture_output=True, text=True, timeout=3000)
+            saved = {k: getattr(run, k) for k in ("args", "returncode", "stdout", "stderr")}
+            record.write_text(json.dumps(saved))
+    return subprocess.CompletedProcess(**json.loads(record.read_text())), out
+
+
+def with_references(out: Path, graded: Path) -> Path:
+    """OUT made, holding the references of the run in `graded` (keyed by the grader and the
+    solutions: a run into OUT takes them as its own)."""
+    out.mkdir(parents=True)
+    shutil.copytree(graded / "references", out / "references")
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import adversarial
 import pytest
-from conftest import NEEDS_SANDBOX
+from conftest import NEEDS_SANDBOX, with_references
 
 from autograder.course import ASSIGNMENT, SAMPLES, SOLUTIONS
 from autograder.grading import api, config
@@ -96,37 +96,26 @@ def sandbox_processes(grader_pid: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def samples_all(tmp_path_factory):
-    """The three samples, every notebook, graded without interruption (the references of
-    every solution notebook are computed here, once for the module)."""
-    out = tmp_path_factory.mktemp("batch") / "all"
-    run = subprocess.run(
-        [*GRADE, str(SAMPLES), "--out", str(out), "--workers", "2", "--no-progress",
-         "--expect", str(SAMPLES / "expected_scores.csv")],
-        capture_output=True, text=True, timeout=3000,
-    )  # fmt: skip
-    return run, out
-
-
-@pytest.fixture(scope="module")
-def samples(tmp_path_factory, samples_all):
+def samples(tmp_path_factory, graded_samples):
     """The three samples, notebook 01 only, graded without interruption."""
-    out = tmp_path_factory.mktemp("batch") / "samples"
-    out.mkdir()
-    shutil.copytree(samples_all[1] / "references", out / "references")
+    out = with_references(tmp_path_factory.mktemp("batch") / "samples", graded_samples[1])
     run = grade(SAMPLES, out)
     assert run.returncode == 0, run.stdout + run.stderr
     return out
 
 
+# The attacks' tests run on an xdist worker of their own (the grading of the attacks is the
+# longest fixture of the suite): they share the references of `graded_samples` only.
+ATTACKS = pytest.mark.xdist_group("batch_attacks")
+
+
 @pytest.fixture(scope="module")
-def attacks(tmp_path_factory, samples):
+def attacks(tmp_path_factory, graded_samples):
     root = tmp_path_factory.mktemp("attacks")
     submissions, out = root / "submissions", root / "out"
     expected = adversarial.build(submissions, out)
     bad = adversarial.build_bad_inputs(submissions)
-    out.mkdir()
-    shutil.copytree(samples / "references", out / "references")  # computed once is enough
+    with_references(out, graded_samples[1])
     try:
         run = grade(
             submissions, out, "--cell-timeout", "20", "--notebook-timeout", "300",
@@ -137,10 +126,10 @@ def attacks(tmp_path_factory, samples):
     return run, out, expected, bad
 
 
-def test_samples_score_as_nbgrader_scores_them(samples_all):
+def test_samples_score_as_nbgrader_scores_them(graded_samples):
     """Do the samples, every notebook, get exactly the scores nbgrader's autograde gives them
     (expected_scores.csv, which test_grading checks against nbgrader)?"""
-    run, out = samples_all
+    run, out = graded_samples
     assert run.returncode == 0 and "matches" in run.stdout, run.stdout[-4000:] + run.stderr[-2000:]
     with open(SAMPLES / "expected_scores.csv", newline="") as file:
         expected = {(r["student_id"], r["notebook"], r["question"]): float(r["points"])
@@ -151,6 +140,7 @@ def test_samples_score_as_nbgrader_scores_them(samples_all):
     assert got == expected
 
 
+@ATTACKS
 def test_every_attack_gets_exactly_its_expected_outcome(attacks):
     """Does each of the adversarial submissions get the points and status written down for
     it, question by question, and does the grader finish cleanly?"""
@@ -167,6 +157,7 @@ def test_every_attack_gets_exactly_its_expected_outcome(attacks):
     assert not wrong, "\n".join(wrong)
 
 
+@ATTACKS
 def test_bad_inputs_get_a_status_and_the_batch_goes_on(attacks):
     """Corrupt, foreign, old, huge, missing and oddly named submissions: a clear status each,
     and the good ones (nbformat 3, a non-UTF-8 folder name) graded in full?"""
@@ -185,6 +176,7 @@ def test_bad_inputs_get_a_status_and_the_batch_goes_on(attacks):
     assert odd and got[(odd[0], "test_two_layer_gradients")] == ("3", "ok")
 
 
+@ATTACKS
 def test_the_gradebook_matches_and_was_not_tampered_with(attacks):
     """Does the gradebook hold exactly scores.csv's autograded points (no 99 written from a
     student's kernel), one submission per student, and a grades.csv row each?"""
@@ -200,6 +192,7 @@ def test_the_gradebook_matches_and_was_not_tampered_with(attacks):
     assert sorted(students) == sorted({s for s, _ in got})
 
 
+@ATTACKS
 def test_nothing_written_shows_hidden_tests_or_kernel_text(attacks):
     """Does no file the grader writes for people (feedback, scores, grades, autograded
     notebooks) hold a line of hidden test source, whatever the leaking submissions tried?
@@ -222,6 +215,7 @@ def test_nothing_written_shows_hidden_tests_or_kernel_text(attacks):
         assert "<script" not in page.lower() and "onerror" not in page.lower(), student
 
 
+@ATTACKS
 def test_feedback_says_why_and_no_hidden_input_reaches_it(attacks):
     """Does the feedback say why points were lost: what each failed visible check raised (from
     a run without hidden tests, reasons.py), else the grader's own words? A submission that
@@ -244,6 +238,7 @@ def test_feedback_says_why_and_no_hidden_input_reaches_it(attacks):
     assert not [shape for shape in adversarial.HIDDEN_SHAPES if shape in kept]
 
 
+@ATTACKS
 def test_nothing_survives_grading(attacks):
     """No process of a sandbox uid is left (the daemon and the fork bomb included), and no
     scratch folder or cgroup of the run remains."""

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NEEDS_SANDBOX
+from conftest import NEEDS_SANDBOX, with_references
 from lab_server import free_port
 
 from autograder.course import SAMPLES
@@ -122,12 +122,6 @@ def grade(out: Path, *options: str, notebooks=NOTEBOOKS, timeout: float = 1200):
         [*GRADE, str(SAMPLES), "--out", str(out), "--notebooks", *notebooks, "--no-progress",
          *options], capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
-
-
-def with_references(out: Path, graded: Path) -> Path:
-    out.mkdir(parents=True)
-    shutil.copytree(graded / "references", out / "references")  # keyed: computed once is enough
-    return out
 
 
 def rows(path: Path, notebooks=NOTEBOOKS) -> list[dict]:

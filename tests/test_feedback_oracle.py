@@ -9,7 +9,7 @@ None, by something malformed, by an array of another type; renamed; the test sto
 with or without an exception), so that the kernel can choose among those few texts but never
 write a number, a shape or a word of its own into them. The references are hand-made for
 every rule (fast), and the solutions' own answers for every question of every notebook (slow:
-the solution notebooks run once).
+the grader's references, from the session's grading of the samples, `graded_samples`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ import numpy as np
 import pytest
 from documents import document
 
-from autograder.course import SOLUTIONS, notebook_names
+from autograder.course import notebook_names
 from autograder.gradescope.results import results_json
 from autograder.grading.executors import jobs
 from autograder.grading.judging import rules
 from autograder.grading.judging.judge import judge, question_result
 from autograder.grading.reporting.feedback import page
-from autograder.notebooks import read
 from autograder.redaction import EXCEPTION_KINDS
 from autograder.results import NotebookResult
 from cs231n_utils import graded
@@ -237,18 +236,13 @@ def accuracy_once(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def solution_answers():
-    """Each solution notebook's answers documents, by question, from one run of it."""
-    from notebook_kernel import NotebookKernel
-
-    found = {}
+def solution_answers(graded_samples):
+    """Each solution notebook's answers documents, by question: the grader's references (the
+    first sandboxed run of each solution, from the session's grading of the samples)."""
 
     def get(name: str) -> dict[str, dict]:
-        if name not in found:
-            with NotebookKernel(read(SOLUTIONS / name), cwd=SOLUTIONS) as kernel:
-                results = kernel.run_all()
-            found[name] = {q: r.answers for q, r in results.items() if r.answers is not None}
-        return found[name]
+        path = jobs.reference_path(graded_samples[1], name.removesuffix(".ipynb"), 0)
+        return json.loads(path.read_text())["documents"]
 
     return get
 

@@ -120,13 +120,17 @@ def environment(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def root():
+def root(graded_samples):
     """An AUTOGRADER_ROOT with the zip unpacked in source/ (permissions kept, as Gradescope's
-    unzip keeps them) and setup.sh run."""
+    unzip keeps them) and setup.sh run. The build finds the solution runs of the session's
+    grading (`graded_samples`) where it keeps its own and takes them, as it takes runs it made
+    before (they are keyed by the solution and the grader)."""
     # Not under pytest's folder (0700): other uids must reach the helpers, as in /autograder.
     base = Path(tempfile.mkdtemp(prefix="gradescope-"))
     base.chmod(0o755)
     archive = base / "autograder.zip"
+    (base / "solution-runs").mkdir(mode=0o700)
+    shutil.copytree(graded_samples[1] / "references", base / "solution-runs" / "references")
     subprocess.run(
         [sys.executable, "-m", "autograder.gradescope.build", "--notebooks", *NOTEBOOKS,
          "--out", str(archive)], check=True,
