@@ -221,7 +221,9 @@ def serve(listener: socket.socket, control: str) -> None:
     while True:
         ready, _, _ = select.select([listener, sys.stdin], [], [])
         if sys.stdin in ready and not sys.stdin.buffer.read1(1):
-            return
+            # Nothing to flush; a normal exit tears every imported module down, which took
+            # seconds with torch or TensorFlow loaded while a grader's worker waited for it.
+            os._exit(0)
         if listener not in ready:
             continue
         connection, _ = listener.accept()
