@@ -292,8 +292,8 @@ def plan_servers(jobs: list, job_settings: Settings, settings: config.GraderConf
     """Tell the warm servers (warm.plan) which notebooks' kernels this machine will start, in
     order, so that each next server starts while the current one's kernels run. A cluster's
     workers take jobs in their own order: no plan there."""
-    if job_settings.warm and not settings.scheduler:
-        warm.plan([notebook_modules(job.notebook) for job in jobs])
+    local = job_settings.warm and not settings.scheduler
+    warm.plan([notebook_modules(job.notebook) for job in jobs] if local else [])
 
 
 def make_executor(settings: config.GraderConfig, notebooks: list[str], level):
