@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
+from xml.etree import ElementTree
 
-from autograder.report import report
+import pytest
+
+from autograder.report import histogram, report
 from autograder.results import NotebookResult, QuestionResult, Status
 
 
@@ -27,7 +31,7 @@ def test_a_class_of_300_gets_one_histogram_per_question_and_escaped_names():
     """Is there one embedded histogram per question, the mean and fractions, a collapsed list
     of who lost points with the grader's reason, and no markup from ids or messages?"""
     page = report(klass(300))
-    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]+"', page)) == 3
+    assert len(re.findall(r'src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+"', page)) == 3
     assert "300 students" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "3e-01 &lt;b&gt;" in page and "3e-01 <b>" not in page
@@ -35,3 +39,16 @@ def test_a_class_of_300_gets_one_histogram_per_question_and_escaped_names():
     assert "lost points: 60 students" in page  # test_training: every fifth timed out
     assert "lost points: 100 students" in page  # test_two_layer_loss: every third
     assert "300 awaiting a" in page
+
+
+def test_a_histogram_counts_the_students_at_each_score():
+    """Does the histogram show one bar per score (0 and the maximum always), each as tall as
+    its count of students relative to the tallest, with its count above and its score below?"""
+    drawn = base64.b64decode(histogram([0.0, 2.0, 2.0, 0.5, 2.0], 3.0)).decode()
+    svg = ElementTree.fromstring(drawn)
+    space = "{http://www.w3.org/2000/svg}"
+    heights = [float(r.get("height")) for r in svg.iter(f"{space}rect")]
+    labels = [t.text for t in svg.iter(f"{space}text")]
+    assert labels == ["1", "0", "1", "0.5", "3", "2", "0", "3"]  # count, score; per bar
+    assert heights[0] == heights[1] == pytest.approx(heights[2] / 3, rel=1e-3)
+    assert heights[2] > 0 and heights[3] == 0

@@ -15,14 +15,14 @@ class NbgraderError(RuntimeError):
 def run_nbgrader(course: Path, *args: str, timeout: float | None = None) -> str:
     """Run `nbgrader ARGS...` with this Python in course folder `course`; return its output.
 
-    nbgrader starts `alembic` as a subprocess, so this environment's bin/ goes first on PATH.
+    nbgrader starts `alembic` as a subprocess: this environment's bin/ is first on PATH
+    (autograder/__init__.py).
     Raises NbgraderError with nbgrader's output when it exits non-zero.
     """
     env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's frozen-modules warning
     result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
+        [sys.executable, "-m", "autograder.nbgrader_course.nbgrader", *args],
         cwd=course,
         env=env,
         capture_output=True,
