@@ -64,6 +64,18 @@ def out(tmp_path, prepared):
     return out
 
 
+def test_a_deleted_gradebook_is_made_again_with_the_assignment(out):
+    """With the folder prepared but its gradebook.db deleted, does preparing it again make a
+    gradebook that knows the assignment (a rerun then writes the scores), instead of taking the
+    folder as prepared?"""
+    from nbgrader.api import Gradebook
+
+    (out / "gradebook.db").unlink()
+    course_folder.prepare(out, SOLUTIONS)
+    with Gradebook(course_folder.default_db_url(out)) as gb:
+        assert gb.find_assignment(ASSIGNMENT).name == ASSIGNMENT
+
+
 def everyone(out) -> dict[str, set[str]]:
     return {
         "scores.csv": {r["student_id"] for r in csv_rows(out / "scores.csv")},

@@ -29,7 +29,8 @@ def default_db_url(out: Path) -> str:
 def prepare(out: Path, source: Path = SOLUTIONS, db_url: str | None = None) -> None:
     """Make `out` an nbgrader course folder for the notebooks in `source`, its gradebook at
     `db_url` (default: out/gradebook.db) knowing the assignment. Skipped when the folder was
-    already prepared from the same notebooks, nbgrader and gradebook (a rerun)."""
+    already prepared from the same notebooks, nbgrader and gradebook (a rerun), unless the
+    default gradebook's file is gone (deleted: the assignment is registered again)."""
     db_url = db_url or default_db_url(out)
     default = db_url == default_db_url(out)
     key = sha256(
@@ -41,7 +42,8 @@ def prepare(out: Path, source: Path = SOLUTIONS, db_url: str | None = None) -> N
     out.mkdir(parents=True, exist_ok=True)
     write_config_file(out, None if default else db_url)  # names `out`: rewritten if it moved
     stamp = out / STAMP
-    if stamp.is_file() and stamp.read_text() == key:
+    gradebook_kept = not default or (out / "gradebook.db").is_file()
+    if stamp.is_file() and stamp.read_text() == key and gradebook_kept:
         return
     target = out / "source" / ASSIGNMENT
     if target.exists():
