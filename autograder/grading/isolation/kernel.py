@@ -41,7 +41,7 @@ from jupyter_client import KernelManager
 
 from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading.inputs.names import file_stem
-from autograder.grading.isolation import cgroups, mounts
+from autograder.grading.isolation import cgroups, handshake, mounts
 from autograder.grading.isolation import warm as warm_servers
 from autograder.grading.isolation.messages import (
     MALFORMED,
@@ -191,7 +191,7 @@ class SandboxedKernel:
         self.kc.start_channels()
         self._monitor = self.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         if self.forked is not None:
-            warm_servers.wait_ready(self.kc, self.forked, timeout=120)
+            handshake.wait_ready(self.kc, self.forked, timeout=120)
         else:
             self.kc.wait_for_ready(timeout=120)
         if self.isolation is not Isolation.NONE:
@@ -200,7 +200,7 @@ class SandboxedKernel:
             self._chown_scratch(0)
 
     def _alive(self) -> bool:
-        return warm_servers.alive(self.forked) if self.forked is not None else self.km.is_alive()
+        return handshake.alive(self.forked) if self.forked is not None else self.km.is_alive()
 
     def kill(self) -> None:
         """End the kernel and everything it started."""

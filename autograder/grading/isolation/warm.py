@@ -39,11 +39,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from queue import Empty
 
 from autograder.grading.isolation import cgroups, mounts
 from autograder.grading.isolation.sandbox import bwrap_command, kernel_env
@@ -237,37 +235,6 @@ def under_tmp(view: mounts.View) -> list[tuple[str, str]]:
         for path, source in view.mounted()
         if any(path.is_relative_to(p) and path != p for p in private)
     ]
-
-
-def alive(connection: socket.socket) -> bool:
-    """Whether the kernel behind a fork's connection runs: its end closes the connection
-    (after one line saying how it ended)."""
-    try:
-        readable, _, _ = select.select([connection], [], [], 0)
-    except (OSError, ValueError):  # closed here
-        return False
-    return not readable
-
-
-def wait_ready(client, connection: socket.socket, timeout: float) -> None:
-    """Wait until the forked kernel answers kernel_info (jupyter_client's wait_for_ready asks
-    a manager that did not start this kernel); a kernel that ends first raises at once."""
-    deadline = time.monotonic() + timeout
-    asked = client.kernel_info()
-    while time.monotonic() < deadline:
-        if not alive(connection):
-            raise RuntimeError("the warm kernel ended before it was ready")
-        try:
-            reply = client.get_shell_msg(timeout=0.5)
-        except Empty:
-            continue
-        if reply.get("parent_header", {}).get("msg_id") == asked:
-            while True:  # what it said on iopub while starting
-                try:
-                    client.get_iopub_msg(timeout=0.2)
-                except Empty:
-                    return
-    raise RuntimeError(f"the warm kernel was not ready in {timeout:.0f} s")
 
 
 # The threads that start servers. bubblewrap's --die-with-parent ends a server with the
