@@ -17,7 +17,7 @@ from conftest import NEEDS_SANDBOX
 
 from autograder.course import notebook_names
 from autograder.grading.executors.jobs import course
-from autograder.grading.isolation import warm
+from autograder.grading.isolation import folders, warm
 from autograder.grading.isolation.kernel import SandboxedKernel
 from autograder.grading.isolation.slots import hold_slot
 
@@ -223,5 +223,5 @@ def test_the_server_ends_with_the_grader(tmp_path):
     assert not Path(f"/proc/{server}").exists()
     assert not subprocess.run(["pgrep", "-f", tag], capture_output=True).stdout.strip()
     assert folder.is_dir()  # left by the killed grader, and removed by the next server
-    warm.remove_stale_folders()
+    folders.remove_stale(warm.FOLDER_KIND)
     assert not folder.exists()

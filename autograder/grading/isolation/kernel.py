@@ -41,7 +41,7 @@ from jupyter_client import KernelManager
 
 from autograder.course import REPO_ROOT, SAMPLES
 from autograder.grading.inputs.names import file_stem
-from autograder.grading.isolation import cgroups, handshake, mounts
+from autograder.grading.isolation import cgroups, folders, handshake, mounts
 from autograder.grading.isolation import warm as warm_servers
 from autograder.grading.isolation.messages import (
     MALFORMED,
@@ -109,7 +109,7 @@ class SandboxedKernel:
         self.scratch = (
             self.server.scratch(f"w{worker}-")  # a short path: sockets' names are bounded
             if self.server is not None
-            else Path(tempfile.mkdtemp(prefix=f"cs231n-{stem}-"))
+            else folders.owned("kernel", stem)
         )
         self.forked: socket.socket | None = None  # a warm kernel's connection to its server
         self.work: Path | None = None  # the `uid` level's working folder

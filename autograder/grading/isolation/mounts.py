@@ -21,10 +21,10 @@ import functools
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from autograder.course import REPO_ROOT
+from autograder.grading.isolation import folders
 from autograder.grading.isolation.cgroups import Cgroup, CgroupV1, CgroupV2
 
 # Top-level folders of programs and libraries: links into /usr on a merged-/usr system (made
@@ -139,7 +139,7 @@ def staged_etc() -> Path:
     """A copy of the files of /etc named in ETC (links kept as links), made once per grader
     process and removed at its exit: bound as one folder, since each bind costs bubblewrap
     a pass over the mount table (twenty binds added 15 ms to every start)."""
-    folder = Path(tempfile.mkdtemp(prefix="cs231n-etc-"))
+    folder = folders.owned("etc")
     atexit.register(shutil.rmtree, folder, True)
     for name in ETC:
         source, copy = Path("/etc") / name, folder / name
@@ -240,7 +240,7 @@ def own_cgroup_binds(cgroup: Cgroup) -> list[tuple[Path, Path]]:
 @functools.cache
 def empty_file() -> Path:
     """An empty file, root's, made once per grader process: what a hidden file shows."""
-    folder = Path(tempfile.mkdtemp(prefix="cs231n-empty-"))
+    folder = folders.owned("empty")
     atexit.register(shutil.rmtree, folder, True)
     (folder / "empty").touch(mode=0o444)
     return folder / "empty"

@@ -31,7 +31,6 @@ import ast
 import atexit
 import functools
 import json
-import os
 import select
 import shutil
 import socket
@@ -43,23 +42,15 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder.grading.isolation import cgroups, mounts
+from autograder.grading.isolation import cgroups, folders, mounts
 from autograder.grading.isolation.sandbox import bwrap_command, kernel_env
 
 SOURCE = Path(__file__).with_name("zygote.py")
 START_TIMEOUT_S = 300.0  # the imports of a loaded machine (TensorFlow: about 6 s quiet)
 FORK_TIMEOUT_S = 60.0
-FOLDER_PREFIX = "cs231n-warm-"
+FOLDER_KIND = "warm"  # of folders.owned
 MAX_IDLE = 2  # servers kept with no kernel running (memory: 0.3-0.8 GB each)
 CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID")  # mounts, namespaces; the uid
-
-
-def remove_stale_folders() -> None:
-    """Remove the folders of servers whose grader is gone (killed before it cleaned up)."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
-        owner = folder.name.removeprefix(FOLDER_PREFIX).split("-")[0]
-        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 # Modules known to start a thread or open a file when imported: left out of every server from
@@ -109,9 +100,7 @@ class WarmServer:
         self.left_out = {m: why for m, why in known.items() if why}  # module -> why
         self.view = view
         self.env = env
-        remove_stale_folders()
-        prefix = f"{FOLDER_PREFIX}{os.getpid()}-"  # whose it is, for remove_stale_folders
-        self.folder = Path(tempfile.mkdtemp(prefix=prefix))  # root's, 0700
+        self.folder = folders.owned(FOLDER_KIND)  # root's, 0700
         self.control = self.folder / "control"
         self.process: subprocess.Popen | None = None
         self.broken: str | None = None
