@@ -34,6 +34,35 @@ def grading_sandbox() -> None:
 NEEDS_SANDBOX = pytest.mark.usefixtures("grading_sandbox")
 
 
+@pytest.fixture(scope="session")
+def solution_kernels(tmp_path_factory):
+    """One executed solution kernel per notebook for the whole session, started on first use:
+    `solution_kernels(name)` is (kernel, its graded tests' results). The mutation and attack
+    tests of a notebook share it (they put the notebook's file name as their xdist group, so
+    they run on one worker), each restoring the solution's cells after its change. Its
+    temporary folder has a path like a student's laptop may have (a space, an accent, "x_"),
+    which a notebook that edits paths as strings gets wrong."""
+    from autograder.course import SOLUTIONS
+    from autograder.notebooks import read
+    from notebook_kernel import NotebookKernel
+
+    started = {}
+    tmp = tmp_path_factory.mktemp("kernels") / "Temp de José x_1"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+
+    def get(name):
+        if name not in started:
+            kernel = NotebookKernel(read(SOLUTIONS / name), cwd=SOLUTIONS, env=env)
+            kernel.__enter__()
+            started[name] = kernel, kernel.run_all()
+        return started[name]
+
+    yield get
+    for kernel, _ in started.values():
+        kernel.__exit__(None, None, None)
+
+
 def shared_folder(tmp_path_factory) -> Path:
     """The session's folder that every xdist worker sees (each has a folder of its own in it)."""
     base = tmp_path_factory.getbasetemp()

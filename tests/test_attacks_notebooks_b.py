@@ -15,13 +15,11 @@ import math
 import numpy as np
 import pytest
 
-from autograder.course import SOLUTIONS
 from autograder.grading.judging import judge
 from autograder.grading.judging.properties_b import _divergence_too_large, uniform_permutations
-from autograder.notebooks import HIDDEN_MARKERS, read, strip_markers
-from notebook_kernel import NotebookKernel
+from autograder.notebooks import HIDDEN_MARKERS, strip_markers
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacks_notebooks_b")]
+pytestmark = pytest.mark.slow
 
 NOTEBOOK = "06_data_loading.ipynb"
 
@@ -139,14 +137,6 @@ ATTACKS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def solved():
-    """A kernel that ran the solution notebook, and its graded tests' results (the
-    references: the solution's answers)."""
-    with NotebookKernel(read(SOLUTIONS / NOTEBOOK), cwd=SOLUTIONS) as kernel:
-        yield kernel, kernel.run_all()
-
-
 def verdict(kernel, references, test) -> judge.Verdict:
     result = kernel.probe(strip_markers(kernel.source(test), HIDDEN_MARKERS))
     return judge.judge(result.answers, references[test].answers)
@@ -156,10 +146,11 @@ def verdict(kernel, references, test) -> judge.Verdict:
     ("attack", "undo", "restore", "tests"),
     [pytest.param(a, u, r, t, id=name) for name, a, u, r, t in ATTACKS],
 )
-def test_attack_earns_nothing(solved, attack, undo, restore, tests):
+@pytest.mark.xdist_group(NOTEBOOK)  # the mutation tests' kernel of it
+def test_attack_earns_nothing(solution_kernels, attack, undo, restore, tests):
     """Does the attack earn none of the points of the questions it attacks, as the grader
     judges them, and do those questions pass again once the solution is restored?"""
-    kernel, references = solved
+    kernel, references = solution_kernels(NOTEBOOK)
     ran = kernel.run(attack)
     assert ran.error is None, ran.error
     try:

@@ -639,13 +639,15 @@ def test_references_that_do_not_match_the_course_are_refused(root, tmp_path):
 
 # Appended to every answer cell of the untouched release: the first one searches the
 # filesystem, breadth first from the folders above cs231n_utils (the package), then the usual
-# places, then /, for 30 s at most; it runs the answer cells (not the release's stubs) of any
-# notebook of this name, and replays the answers of any references document it finds as the
-# answers of every graded test whose names they match. It writes what it found to REPORT.
+# places, then /, for 30 s at most (with UNTIL_FOUND, only until the end of the breadth-first
+# layer of its first find, as an attacker who has what they need); it runs the answer cells
+# (not the release's stubs) of any notebook of this name, and replays the answers of any
+# references document it finds as the answers of every graded test whose names they match. It
+# writes what it found to REPORT.
 HUNT = """
 import builtins as _builtins
 if not hasattr(_builtins, "_hunted"):
-    def _hunt(budget, report, notebook):
+    def _hunt(budget, report, notebook, until_found):
         import json, os, time, zipfile
         start, code, docs, hits, visited = time.monotonic(), [], [], [], []
         def look(path, name, text):
@@ -688,9 +690,11 @@ if not hasattr(_builtins, "_hunted"):
             pass
         roots += [os.path.expanduser("~"), "/autograder", "/root", "/home", "/srv", "/opt",
                   "/tmp", "/var/tmp", "/mnt", "/work", "/"]
-        queue, seen = [r for r in roots if os.path.isdir(r)], set()
+        queue, seen, found_at = [(r, 0) for r in roots if os.path.isdir(r)], set(), None
         while queue and time.monotonic() - start < budget:
-            folder = queue.pop(0)
+            folder, depth = queue.pop(0)
+            if until_found and found_at is not None and depth > found_at:
+                break
             real = os.path.realpath(folder)
             if real in seen or real in ("/proc", "/sys", "/dev"):
                 continue
@@ -703,7 +707,7 @@ if not hasattr(_builtins, "_hunted"):
             for entry in entries:
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        queue.append(entry.path)
+                        queue.append((entry.path, depth + 1))
                     elif entry.is_file() and entry.name.endswith((".ipynb", ".json", ".zip")) \\
                             and entry.stat().st_size < 64 * 2**20:
                         if entry.name.endswith(".zip"):
@@ -717,6 +721,8 @@ if not hasattr(_builtins, "_hunted"):
                                 look(entry.path, entry.name, f.read())
                 except Exception:
                     continue
+            if hits and found_at is None:
+                found_at = depth  # the layer of the first find
         try:
             with open(report, "w") as f:
                 json.dump({"hits": hits, "visited": visited, "code": len(code),
@@ -724,7 +730,7 @@ if not hasattr(_builtins, "_hunted"):
         except OSError:
             pass
         return code, docs
-    _builtins._hunted = _hunt(30.0, REPORT, NOTEBOOK)
+    _builtins._hunted = _hunt(30.0, REPORT, NOTEBOOK, UNTIL_FOUND)
     if _builtins._hunted[1]:
         import cs231n_utils.graded as _graded, json as _json
         def _replay(test_source, max_bytes, _docs=_builtins._hunted[1], _real=_graded.run_probe):
@@ -826,13 +832,16 @@ def planted(root):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def hunt(root: Path, level: str, folders: list[Path]) -> tuple[dict, dict | None]:
+def hunt(
+    root: Path, level: str, folders: list[Path], until_found: bool = False
+) -> tuple[dict, dict | None]:
     """Grade the hunting notebook at `level`; at `uid`, in a mount namespace where the host's
     copies of the course are emptied and /tmp is the container's (see CONTAINER). Returns the
     points per question of notebook 01 and the hunt's report (None where the kernel could not
     write it outside its sandbox)."""
     report = Path("/var/tmp") / f"cs231n-hunt-{uuid.uuid4().hex[:8]}.json"
-    prefix = f"REPORT, NOTEBOOK = {str(report)!r}, {adversarial.NOTEBOOK!r}\n"
+    prefix = f"REPORT, NOTEBOOK, UNTIL_FOUND = {str(report)!r}, {adversarial.NOTEBOOK!r}, "
+    prefix += f"{until_found}\n"
     nb = adversarial._base("untouched")
     for cell in nb.cells:
         if cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
@@ -899,7 +908,7 @@ def test_at_the_uid_level_a_readable_copy_on_the_host_is_found_and_used(root, pl
         pytest.skip("the uid level needs root")
     folders, set_mode = planted
     set_mode(0o644, which=readable)
-    points, found = hunt(root, "uid", folders)
+    points, found = hunt(root, "uid", folders, until_found=True)  # every copy is one layer deep
     autograded = {q: p for q, p in points.items() if q in adversarial.POINTS}
     assert autograded == adversarial.POINTS, (points, found and found["hits"])
     reachable = {str(f / readable) for f in folders if f.parent.stat().st_mode & 0o001}

@@ -6,7 +6,6 @@ fail, and the grader's own judge compares their hidden answers with the solution
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 
 import pytest
@@ -15,11 +14,11 @@ from autograder.authoring import mutations
 from autograder.course import RELEASE, SOLUTIONS, notebook_names
 from autograder.grading.judging import judge
 from autograder.notebooks import HIDDEN_MARKERS, grade_id, hidden_part, is_test, read, strip_markers
-from notebook_kernel import NotebookKernel
 
 pytestmark = pytest.mark.slow
 
-# Each notebook's tests share one kernel: under `pytest -n`, keep them on one worker.
+# Each notebook's tests share one kernel (conftest.solution_kernels): under `pytest -n`, keep
+# them on one worker.
 CASES = [
     pytest.param(name, m, id=f"{name}:{m.name}", marks=pytest.mark.xdist_group(name))
     for name in notebook_names()
@@ -46,37 +45,10 @@ def graded_tests(nb) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
-def kernels(tmp_path_factory):
-    """One executed solution kernel per notebook, started on first use. Its temporary folder
-    has a path like a student's laptop may have (a space, an accent, "x_"), which a notebook
-    that edits paths as strings gets wrong."""
-    started = {}
-    tmp = tmp_path_factory.mktemp("kernels") / "Temp de José x_1"
-    tmp.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp)}
-
-    def get(name):
-        if name not in started:
-            started[name] = _start(name, env)
-        return started[name]
-
-    yield get
-    for kernel, _ in started.values():
-        kernel.__exit__(None, None, None)
-
-
-def _start(name, env):
-    kernel = NotebookKernel(read(SOLUTIONS / name), cwd=SOLUTIONS, env=env)
-    kernel.__enter__()
-    results = kernel.run_all()
-    return kernel, results
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_passes_every_test(kernels, name):
+def test_solution_passes_every_test(solution_kernels, name):
     """Does every autograded test pass on the solution, without writing to stderr?"""
-    _, results = kernels(name)
+    _, results = solution_kernels(name)
     for test in graded_tests(read(SOLUTIONS / name)):
         result = results[test]
         assert result.passed, f"{name} {test}: {result.error or result.stderr or result.answers}"
@@ -130,9 +102,9 @@ def graded(kernel, references, test):
 
 
 @pytest.mark.parametrize(("name", "mutation"), CASES)
-def test_mutation_is_caught(kernels, name, mutation):
+def test_mutation_is_caught(solution_kernels, name, mutation):
     """Does this plausible wrong answer fail the tests it targets, and only through them?"""
-    kernel, references = kernels(name)
+    kernel, references = solution_kernels(name)
     release = read(RELEASE / name)
     with changed_cell(kernel, mutation):
         for test in mutation.fails:
@@ -156,10 +128,10 @@ def test_mutation_is_caught(kernels, name, mutation):
 
 
 @pytest.mark.parametrize(("name", "alternative"), ALTERNATIVES)
-def test_a_correct_answer_written_differently_earns_full_marks(kernels, name, alternative):
+def test_a_correct_answer_written_differently_earns_full_marks(solution_kernels, name, alternative):
     """Does a correct answer that is not the solution's code (another loop order, another
     API, another random draw) pass the tests it answers, as the grader judges them?"""
-    kernel, references = kernels(name)
+    kernel, references = solution_kernels(name)
     with changed_cell(kernel, alternative):
         for test in alternative.fails:  # the tests it must pass
             verdict = graded(kernel, references, test)
@@ -167,11 +139,11 @@ def test_a_correct_answer_written_differently_earns_full_marks(kernels, name, al
 
 
 @pytest.mark.parametrize(("name", "mistake"), UNPOINTED)
-def test_a_mistake_no_value_shows_is_told_and_costs_nothing(kernels, name, mistake):
+def test_a_mistake_no_value_shows_is_told_and_costs_nothing(solution_kernels, name, mistake):
     """Does a mistake that gives the same numbers (weights fed every step, a graph that grows,
     a checkpoint loaded with weights_only=False) keep the graded tests' full marks, while the
     check without points still reports it?"""
-    kernel, references = kernels(name)
+    kernel, references = solution_kernels(name)
     assert mistake.check, f"{mistake.name!r}: no check without points named"
     with changed_cell(kernel, mistake):
         for test in mistake.fails:  # the graded tests it must pass
