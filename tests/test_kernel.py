@@ -141,7 +141,7 @@ def test_nothing_survives_the_kernel(warm):
             "subprocess.run(['sh', '-c', '(setsid \"$@\" &); exit 0', 'sh', *sleeper])\n"
             "time.sleep(1)\nprint('spawned')"
         )
-        assert out.stdout == "spawned\n"
+        assert out.stdout == "spawned\n", out
         alive = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True)
         assert alive.stdout.strip(), "the daemon should be running while the kernel is"
     gone = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True)

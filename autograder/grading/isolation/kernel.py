@@ -1,28 +1,27 @@
 """A Jupyter kernel in a sandbox, for running one student's notebook.
 
-The kernel runs inside bubblewrap with no network (it talks to the grader over Unix sockets in
-its scratch folder, Jupyter's `ipc` transport) and sees an allow-list of the host's files,
-read-only (`mounts.py`): the system's programs and libraries, the Python installation, the
-course's helper package and data files, nothing else. It may write only to its private /tmp
-(its working folder and HOME) and /dev/shm, size-capped tmpfs; the socket folder is handed
-back to root once the kernel is up. It runs as an unprivileged uid in a cgroup (v2, or v1:
-`cgroups.py`), so a memory blow-up or a fork bomb hits its own limits, and `kill()` ends
-every process it started, double-forked daemons included. Its environment is
-`sandbox.kernel_env`, none of the grader's other variables. A warm kernel (`warm=`) is the
-same sandbox forked from a server that has imported its notebook's modules (warm.py); a
-cold one starts from nothing.
+The kernel runs inside bubblewrap with no network (it talks to the grader over Unix sockets in its
+scratch folder, Jupyter's `ipc` transport) and sees an allow-list of the host's files, read-only
+(`mounts.py`): the system's programs and libraries, the Python installation, the course's helper
+package and data files, nothing else. It may write only to its private /tmp (its working folder and
+HOME) and /dev/shm, size-capped tmpfs; the socket folder is handed back to root once the kernel is
+up. It runs as an unprivileged uid in a cgroup (v2, or v1: `cgroups.py`), so a memory blow-up or a
+fork bomb hits its own limits, and `kill()` ends every process it started, double-forked daemons
+included. Its environment is `sandbox.kernel_env`, none of the grader's other variables. A warm
+kernel (`warm=`) is the same sandbox forked from a server that has imported its notebook's modules
+(warm.py); a cold one starts from nothing.
 
 That is the `sandbox` isolation level; the weaker ones (`sandbox.LEVELS`) drop parts of it.
-`namespaces`: the same bubblewrap sandbox and uid, rlimits instead of the cgroup, and the
-kernel's processes killed with its PID namespace, then by uid. `uid`: no bubblewrap; the kernel
-runs as the slot's uid with rlimits, in a private working folder (also its HOME and TMPDIR),
-and every process of the uid is killed when it ends. `none` runs a plain kernel with the same
-timeouts and output caps and none of the isolation.
+`namespaces`: the same bubblewrap sandbox and uid, rlimits instead of the cgroup, and the kernel's
+processes killed with its PID namespace, then by uid. `uid`: no bubblewrap; the kernel runs as the
+slot's uid with rlimits, in a private working folder (also its HOME and TMPDIR), and every process
+of the uid is killed when it ends. `none` runs a plain kernel with the same timeouts and output
+caps and none of the isolation.
 
 The grader's side of the connection is bounded too: no message the kernel sends may size an
-allocation here. ZeroMQ drops a message over MAX_MESSAGE_BYTES (the cell that sent it fails)
-and queues at most RECEIVE_QUEUE messages per socket; a message that is signed but malformed
-fails its cell, not the grader.
+allocation here. ZeroMQ drops a message over MAX_MESSAGE_BYTES (the cell that sent it fails) and
+queues at most RECEIVE_QUEUE messages per socket; a message that is signed but malformed fails its
+cell, not the grader.
 """
 
 from __future__ import annotations
@@ -63,6 +62,7 @@ from autograder.grading.isolation.slots import hold_slot
 from autograder.grading.isolation.uids import kill_uid
 
 QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the kernel's own chatter
+QUIET_POLLS_AFTER_REPLY = 3  # empty polls of iopub (1 s each) that end a cell after its reply
 
 
 class SandboxedKernel:
@@ -256,29 +256,35 @@ class SandboxedKernel:
     # ------------------------------------------------------------------------- running
 
     def run(self, code: str, timeout: float | None = None, keep: str | None = None) -> CellOutcome:
-        """Run one cell. A cell that outlives `timeout` (default: the cell limit), runs out of
-        memory or kills its kernel is reported as such, and the kernel is restarted so that
-        the next cell can run (its imports and definitions must be run again).
-        keep: a MIME type whose output is returned whole (up to Limits.result_bytes).
-        A cell that sends a message the grader cannot read, or one over MAX_MESSAGE_BYTES,
-        ends with status "error" and nothing kept."""
+        """Run one cell; keep: a MIME type whose output is returned whole (up to
+        Limits.result_bytes). A cell that outlives `timeout` (default: the cell limit), runs out of
+        memory or kills its kernel is reported as such, and the kernel restarted for the next cell
+        (its imports and definitions must run again). A message the grader cannot read, or one over
+        MAX_MESSAGE_BYTES, ends the cell with status "error" and nothing kept."""
         timeout = self.limits.cell_timeout_s if timeout is None else timeout
         ooms = self._oom_kills()
         self._dropped()  # disconnections before this cell are not its own
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
         outcome = CellOutcome("ok")
         deadline = time.monotonic() + timeout
+        quiet_since_reply = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if quiet_since_reply:  # it had finished: its idle status was lost
+                    return self._checked(outcome)
                 return self._after_failure(outcome, "timeout", ooms)
             try:
                 msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
             except Empty:  # nothing yet: is the kernel still alive, the cell finished?
                 if not self._alive():
                     return self._after_failure(outcome, "died", ooms)
-                if self._replied(msg_id):  # its idle status was lost in a flood
-                    return self._checked(outcome)
+                if quiet_since_reply or self._replied(msg_id):
+                    # iopub (the kernel's IO thread) may lag the reply on a busy machine: only
+                    # silence after it means a lost idle status (a flood filled the queue)
+                    quiet_since_reply += 1
+                    if quiet_since_reply > QUIET_POLLS_AFTER_REPLY:
+                        return self._checked(outcome)
                 continue
             except zmq.ZMQError:  # the socket itself failed: nothing more comes on it, and
                 # retrying would spin until the deadline; a fresh kernel gets fresh sockets
