@@ -320,7 +320,7 @@ def test_output_that_comes_after_the_reply_is_kept():
 
 
 FLOOD = """
-import json, resource, sys, time
+import json, sys, time
 from autograder.grading.isolation.kernel import Limits, SandboxedKernel, TOO_LARGE
 limits = Limits(memory_bytes=3 * 2**30, cell_timeout_s=240)
 with SandboxedKernel("flood", limits=limits) as kernel:
@@ -334,7 +334,10 @@ with SandboxedKernel("flood", limits=limits) as kernel:
     )
     after = kernel.run("print(6 * 7)")
     seconds = time.monotonic() - began
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, this process's own peak: ru_maxrss would also count the RSS of the pytest worker that
+# started it (Linux records the forking parent's peak in it at exec), 1.5 GB with torch loaded
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+peak = int(status["VmHWM"].split()[0]) * 1024
 print(json.dumps({"flood": [flood.status, flood.error, flood.result], "after": after.stdout,
                   "peak": peak, "seconds": seconds, "too_large": TOO_LARGE}))
 """
@@ -345,11 +348,12 @@ print(json.dumps({"flood": [flood.status, flood.error, flood.result], "after": a
 def test_a_flood_of_huge_messages_leaves_the_grader_small():
     """Does a cell that displays 8 messages of 100 MB each (over the 64 MiB cap) fail with the
     grader's reason and keep nothing (its question would score 0), while the grader process
-    stays under 1.5 GB at its peak and the next cell runs?"""
+    stays under 512 MiB at its peak (about 50 MiB here; 750 MiB when the cap is raised to let the
+    flood through) and the next cell runs?"""
     code = textwrap.dedent(FLOOD).replace("MESSAGES", "8")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["flood"] == ["error", report["too_large"], None], report
     assert report["after"] == "42\n"
-    assert report["peak"] < 1.5 * 2**30, report
+    assert report["peak"] < 512 * 2**20, report
