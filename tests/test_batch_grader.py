@@ -129,7 +129,8 @@ def attacks(tmp_path_factory):
 
 def test_samples_score_as_nbgrader_scores_them(graded_samples):
     """Do the samples, every notebook, get exactly the scores nbgrader's autograde gives them
-    (expected_scores.csv, which test_grading checks against nbgrader)?"""
+    (expected_scores.csv: test_grading checks the partly wrong sample's rows against nbgrader,
+    benchmarks/grading.py all three)?"""
     run, out = graded_samples
     assert run.returncode == 0 and "matches" in run.stdout, run.stdout[-4000:] + run.stderr[-2000:]
     with open(SAMPLES / "expected_scores.csv", newline="") as file:

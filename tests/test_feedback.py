@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from autograder.course import SOLUTIONS
+from autograder.grading.executors import reasons
+from autograder.grading.judging.judge import Verdict, question_result
 from autograder.grading.reporting.feedback import (
     feedback_path,
     titles,
@@ -137,6 +139,19 @@ def test_verdict_text_is_the_graders_words():
     assert secret() not in verdict_text(hidden, {secret()})
     broken = QuestionResult("q", None, 2, "grader_error", ["Traceback: kernel detail"])
     assert "kernel detail" not in verdict_text(broken)
+
+
+def test_a_hint_is_given_once():
+    """Is a question's hint added after its messages, but not again where the visible check's
+    reason already ends with it, and kept where the check gave another hint?"""
+    hint = "use the central difference"
+    fixed = question_result("q", 2, Verdict(False, ["g: wrong on case 1"], hint))
+    assert fixed.messages == ["g: wrong on case 1", f"Hint: {hint}"]
+    said = reasons.wording(f"CheckFailed: g is wrong\n  Hint: {hint}")
+    explained = question_result("q", 2, Verdict(False, [said], hint))
+    assert explained.messages == [said]
+    other = reasons.wording("CheckFailed: g is wrong\n  Hint: record the loss first")
+    assert question_result("q", 2, Verdict(False, [other], hint)).messages[-1] == f"Hint: {hint}"
 
 
 def test_a_late_page_says_what_the_penalty_cost_and_what_counts(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import lab_server
 import pytest
-from conftest import NEEDS_SANDBOX
+from conftest import NEEDS_SANDBOX, with_references
 from lab_server import free_port
 
 from autograder.course import ASSIGNMENT, REPO_ROOT, SAMPLES
@@ -46,11 +46,11 @@ def grade(
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, graded_samples):
     root = tmp_path_factory.mktemp("formgrader")
     roster = root / "roster.csv"
     roster.write_text(ROSTER)
-    grade(root / "out", roster)
+    grade(with_references(root / "out", graded_samples[1]), roster)  # the session's solution runs
     return root / "out", roster
 
 

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import NEEDS_SANDBOX
+from conftest import NEEDS_SANDBOX, with_references
 
 from autograder.course import ASSIGNMENT, SAMPLES
 from autograder.scores import notebook_maxima
@@ -47,13 +47,14 @@ def rows(path: Path, skip: int = 0) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(lines[0] + "".join(lines[1 + skip :]))))
 
 
-def test_a_term_keeps_one_identity_and_one_maximum(tmp_path):
+def test_a_term_keeps_one_identity_and_one_maximum(tmp_path, graded_samples):
     download = tmp_path / "submissions.zip"
     with zipfile.ZipFile(download, "w") as zf:
         for n, (login, (user, sample)) in enumerate(CLASS.items()):
             source = SAMPLES / sample / f"{NOTEBOOK}.ipynb"
             zf.write(source, f"{login}_{user}_{700 + n}_{NOTEBOOK}.ipynb")
-    roster, out = tmp_path / "roster.csv", tmp_path / "out"
+    roster = tmp_path / "roster.csv"
+    out = with_references(tmp_path / "out", graded_samples[1])  # the session's solution runs
     roster.write_text(ROSTER)
     grade(download, out, "--roster", str(roster), "--canvas-gradebook", str(EXPORT))
     grade(download, out)  # a rerun without the roster
