@@ -65,10 +65,12 @@ def _tables(orders: np.ndarray) -> list[np.ndarray]:
     for i, j in itertools.combinations(range(n), 2):
         first = int(np.sum(position[:, i] < position[:, j]))
         tables.append(np.array([first, draws - first]))
-    if math.factorial(n) <= MAX_FULL:
-        codes = {p: c for c, p in enumerate(itertools.permutations(range(n)))}
-        whole = [codes[tuple(int(v) for v in row)] for row in orders]
-        tables.append(np.bincount(whole, minlength=len(codes)))
+    if math.factorial(n) <= MAX_FULL:  # each draw's rank among the n! orders, lexicographic
+        rank = np.zeros(draws, dtype=np.int64)  # (Python per row and value: 36 ms an answer)
+        for i in range(n):
+            later_smaller = np.sum(orders[:, i + 1 :] < orders[:, i : i + 1], axis=1)
+            rank += later_smaller * math.factorial(n - 1 - i)
+        tables.append(np.bincount(rank, minlength=math.factorial(n)))
     return tables
 
 
