@@ -127,9 +127,7 @@ def run_all(browser, url: str, name: str):
     # A click that lands while the notebook is still settling may do nothing: check that the
     # first code cell started ([*] or a number) and try again if not.
     for _attempt in range(3):
-        page.locator(f"{PANEL} .jp-Notebook").click(position={"x": 5, "y": 5})  # focus it
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator(".lm-Menu-item[data-command='runmenu:run-all']:not(.lm-mod-disabled)").click()
+        click_run_all(page)
         try:
             page.wait_for_function(f"() => {STARTED}", timeout=60_000)
             break
@@ -143,6 +141,12 @@ def run_all(browser, url: str, name: str):
         page.screenshot(path=ARTIFACTS / f"{workspace}_not_finished.png")
         raise
     return page
+
+
+def click_run_all(page) -> None:
+    page.locator(f"{PANEL} .jp-Notebook").click(position={"x": 5, "y": 5})  # focus it
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']:not(.lm-mod-disabled)").click()
 
 
 def wait_until_run(page) -> None:
@@ -168,6 +172,17 @@ def test_solution_runs_in_jupyterlab_with_every_check_passing(lab, browser):
     prompt), with the checks' OK lines and no error output on the page?"""
     shot = ARTIFACTS / "solution_01_all_checks_pass.png"
     page = run_all(browser, lab, SOLUTION_COPY)
+    if page.locator(ERROR_OUTPUT).count() == 0 and "[ ]:" in prompts(page):
+        # Seen once beside two CPU hogs: the first cell ran, every other prompt went back to
+        # [ ] with no error shown and the kernel idle (JupyterLab dropped its queue). Run All
+        # once more, keeping the evidence; what follows must then hold for the whole notebook.
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "solution_01_queue_dropped.png")
+        ran = sum(bool(re.fullmatch(r"\[\d+\]:", p)) for p in prompts(page))
+        print(f"Run All again: {ran} of {len(prompts(page))} code cells had run")
+        click_run_all(page)
+        page.wait_for_function(f"() => !{FIRST_PROMPT}?.textContent.includes('[1]')")
+        wait_until_run(page)
     errors = page.locator(ERROR_OUTPUT).all_inner_texts()
     numbered = [p for p in prompts(page) if re.fullmatch(r"\[\d+\]:", p)]
     text = page.locator(f"{PANEL} .jp-OutputArea").all_inner_texts()
