@@ -73,13 +73,23 @@ def grades_by_notebook(results: list[NotebookResult], policy: LatePolicy | None 
     graded = {r.notebook for r in results}
     notebooks = [n for n in notebook_maxima() if n in graded]
     top = _number(sum(notebook_maxima().values()))
-    rows = [["student_id", *notebooks, "raw_total", "late_penalty", "total", "max_total",
-             "max_covers"]]  # fmt: skip
+    rows = [
+        ["student_id", *notebooks, "raw_total", "late_penalty", "total", "max_total", "max_covers"]
+    ]
     for student, found in sorted(by_student(results).items()):
         points = [_number(notebook_points(found[n])) if n in found else "" for n in notebooks]
         raw, penalty = total(found, policy)
-        rows.append([student, *points, _number(raw), _number(penalty), _number(raw - penalty),
-                     top, MAX_COVERS])  # fmt: skip
+        rows.append(
+            [
+                student,
+                *points,
+                _number(raw),
+                _number(penalty),
+                _number(raw - penalty),
+                top,
+                MAX_COVERS,
+            ]
+        )
     return _csv(rows)
 
 
@@ -100,8 +110,13 @@ def canvas_grades(
     for student, graded in sorted(by_student(results).items()):
         known = students.get(student, {})
         user = known.get("canvas_user_id", "")
-        ours = {"Student": known.get("name") or student, "ID": user, "SIS User ID": student,
-                "SIS Login ID": student, "Section": ""}  # fmt: skip
+        ours = {
+            "Student": known.get("name") or student,
+            "ID": user,
+            "SIS User ID": student,
+            "SIS Login ID": student,
+            "Section": "",
+        }
         theirs = gradebook.row_of(student, user) if gradebook else None
         row = theirs or ours
         raw, penalty = total(graded, policy or LatePolicy())
@@ -127,8 +142,16 @@ def gradescope_grades(
         raw, penalty = total(graded, policy or LatePolicy())
         points = raw - penalty
         status = "Graded" if any(r.status != Status.MISSING for r in graded.values()) else "Missing"
-        rows.append([known.get("name") or student, student, known.get("email", ""),
-                     _number(points), top, status])  # fmt: skip
+        rows.append(
+            [
+                known.get("name") or student,
+                student,
+                known.get("email", ""),
+                _number(points),
+                top,
+                status,
+            ]
+        )
     return _csv(rows)
 
 
@@ -145,17 +168,32 @@ def question_stats(results: list[NotebookResult]) -> str:
     for r in results:
         for q in r.questions:
             by_question.setdefault((r.notebook, q.question), []).append(q)
-    rows = [["notebook", "question", "max_points", "graded", "mean", "median", "fraction_full",
-             "fraction_zero", "awaiting_hand", "most_common_failure"]]  # fmt: skip
+    rows = [
+        [
+            "notebook",
+            "question",
+            "max_points",
+            "graded",
+            "mean",
+            "median",
+            "fraction_full",
+            "fraction_zero",
+            "awaiting_hand",
+            "most_common_failure",
+        ]
+    ]
     for (notebook, question), found in sorted(by_question.items(), key=_course_order):
         scored = [q.points for q in found if q.points is not None]
         top = max(q.max_points for q in found)
         lost = Counter(failure_reason(q) for q in found if q.points is not None and q.points < top)
         awaiting = sum(q.points is None and q.status == Status.HAND for q in found)
         if scored:
-            numbers = [statistics.mean(scored), statistics.median(scored),
-                       sum(p == top for p in scored) / len(scored),
-                       sum(p == 0 for p in scored) / len(scored)]  # fmt: skip
+            numbers = [
+                statistics.mean(scored),
+                statistics.median(scored),
+                sum(p == top for p in scored) / len(scored),
+                sum(p == 0 for p in scored) / len(scored),
+            ]
             cells = [f"{v:.3g}" for v in numbers]
         else:
             cells = ["", "", "", ""]

@@ -21,14 +21,15 @@ from autograder.notebooks import grade_id
 from autograder.protected import is_answer, is_protected, set_type
 from autograder.safe_markdown import safe_markdown
 
-EXCEPTION_KINDS = (
-    "AssertionError", "AttributeError", "CheckFailed", "FloatingPointError", "ImportError",
-    "IndentationError", "IndexError", "KeyError", "KeyboardInterrupt", "LookupError",
-    "MemoryError", "ModuleNotFoundError", "NameError", "NotImplementedError", "OSError",
-    "OverflowError", "RecursionError", "RuntimeError", "StopIteration", "SyntaxError",
-    "SystemExit", "TabError", "TimeoutError", "TypeError", "UnboundLocalError",
-    "ValueError", "ZeroDivisionError",
-)  # fmt: skip
+EXCEPTION_KINDS = tuple(
+    """
+    AssertionError AttributeError CheckFailed FloatingPointError ImportError IndentationError
+    IndexError KeyError KeyboardInterrupt LookupError MemoryError ModuleNotFoundError NameError
+    NotImplementedError OSError OverflowError RecursionError RuntimeError StopIteration
+    SyntaxError SystemExit TabError TimeoutError TypeError UnboundLocalError ValueError
+    ZeroDivisionError
+    """.split()
+)
 OTHER_KIND = "another exception"
 
 SAFE_MIME = ("text/plain", "image/png", "image/jpeg")

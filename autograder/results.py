@@ -126,9 +126,14 @@ def with_hand_grades(
                 continue
             kept = [m for m in q.messages if m != UNANSWERED] if q.status == Status.HAND else []
             questions.append(
-                replace(q, points=hand.score, status=Status.HAND, messages=notes + kept,
-                        hand_graded=True)
-            )  # fmt: skip
+                replace(
+                    q,
+                    points=hand.score,
+                    status=Status.HAND,
+                    messages=notes + kept,
+                    hand_graded=True,
+                )
+            )
         extra = (comments or {}).get((result.student_id, result.notebook), [])
         merged.append(replace(result, questions=questions, comments=result.comments + extra))
     return merged
@@ -165,9 +170,15 @@ def write_scores(results: list[NotebookResult], path: Path) -> None:
         for q in result.questions:
             points = "" if q.points is None else f"{q.points:g}"
             writer.writerow(
-                [result.student_id, result.notebook, q.question, points, f"{q.max_points:g}",
-                 q.status]
-            )  # fmt: skip
+                [
+                    result.student_id,
+                    result.notebook,
+                    q.question,
+                    points,
+                    f"{q.max_points:g}",
+                    q.status,
+                ]
+            )
     atomic_write(path, buffer.getvalue())
 
 

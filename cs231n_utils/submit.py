@@ -313,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="package even if an exercise was not attempted (reported as a warning)",
     )
-    parser.add_argument("--rerun-all", action="store_true",
-                        help="run every notebook again, changed or not")  # fmt: skip
+    parser.add_argument(
+        "--rerun-all", action="store_true", help="run every notebook again, changed or not"
+    )
     parser.add_argument("--verbose", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     folder = args.folder

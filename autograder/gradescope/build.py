@@ -62,8 +62,11 @@ def release_out_of_date() -> list[str]:
     authoring (nbgrader's generate step) is not part of what it ships."""
     done = subprocess.run(
         [sys.executable, "-m", "autograder.authoring.release", "--check"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     found = done.stdout.splitlines()
     if done.returncode == 0:
         return []
@@ -81,9 +84,10 @@ def loaders() -> dict[str, set[str]]:
             found[node.name] = {
                 c.value
                 for c in ast.walk(node)
-                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                if isinstance(c, ast.Constant)
+                and isinstance(c.value, str)
                 and (DATA / c.value).is_file()
-            }  # fmt: skip
+            }
     return found
 
 
@@ -168,7 +172,7 @@ def compute_references(notebooks: list[str], work: Path, workers: int = 2) -> di
             lambda job: job.task(settings),
             lambda job, returned: job.finish(work, returned),
             "solutions",
-        )  # fmt: skip
+        )
         if isinstance(result, BaseException)
     ]
     if failed:
@@ -213,14 +217,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     everything = [Path(n).stem for n in notebook_names()]
     parser.add_argument(
-        "--notebooks", nargs="+", metavar="NAME", default=everything,
+        "--notebooks",
+        nargs="+",
+        metavar="NAME",
+        default=everything,
         help="the notebooks to grade (file stems; default: all)",
-    )  # fmt: skip
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the zip to write")
     parser.add_argument(
-        "--visibility", choices=results.VISIBILITIES, default=results.VISIBILITY,
+        "--visibility",
+        choices=results.VISIBILITIES,
+        default=results.VISIBILITY,
         help="when students see their results (default: after the due date)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     unknown = set(args.notebooks) - set(everything)
     if unknown:

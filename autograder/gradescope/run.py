@@ -148,10 +148,16 @@ def grade(base: Path, submission: Path, student: str) -> tuple[list[NotebookResu
     workers = os.environ.get("CS231N_GRADESCOPE_WORKERS", "1")
     references = REPO_ROOT / REFERENCES
     try:
-        settings = dataclasses.replace(config.load(), workers=int(workers), progress=False,
-                                       isolation=sandbox.Isolation(choose_isolation()))  # fmt: skip
-        print(f"cs231n-grade {inbox.parent} --out {out} --references {references}\n{settings}",
-              flush=True)  # fmt: skip
+        settings = dataclasses.replace(
+            config.load(),
+            workers=int(workers),
+            progress=False,
+            isolation=sandbox.Isolation(choose_isolation()),
+        )
+        print(
+            f"cs231n-grade {inbox.parent} --out {out} --references {references}\n{settings}",
+            flush=True,
+        )
         readable = exposed(REPO_ROOT, int(workers))
         if readable:  # a student could read the references or the hidden tests: no grading
             raise PermissionError(f"a kernel's uid could read {', '.join(map(str, readable))}")

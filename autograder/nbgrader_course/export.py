@@ -16,8 +16,19 @@ import csv
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import CsvExportPlugin
 
-KEYS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
-        "raw_score", "late_submission_penalty", "score", "max_score")  # fmt: skip
+KEYS = (
+    "assignment",
+    "duedate",
+    "timestamp",
+    "student_id",
+    "last_name",
+    "first_name",
+    "email",
+    "raw_score",
+    "late_submission_penalty",
+    "score",
+    "max_score",
+)
 
 
 def _text(value) -> str:
@@ -44,10 +55,15 @@ class NotebookCsvExportPlugin(CsvExportPlugin):
 
     @staticmethod
     def row(gradebook: Gradebook, assignment, student, notebooks: list[str]) -> list[str]:
-        row = {"assignment": assignment.name, "duedate": assignment.duedate,
-               "student_id": student.id, "last_name": student.last_name,
-               "first_name": student.first_name, "email": student.email,
-               "max_score": assignment.max_score}  # fmt: skip
+        row = {
+            "assignment": assignment.name,
+            "duedate": assignment.duedate,
+            "student_id": student.id,
+            "last_name": student.last_name,
+            "first_name": student.first_name,
+            "email": student.email,
+            "max_score": assignment.max_score,
+        }
         by_notebook: dict[str, float] = {}
         try:
             submission = gradebook.find_submission(assignment.name, student.id)
@@ -55,9 +71,12 @@ class NotebookCsvExportPlugin(CsvExportPlugin):
             row.update(timestamp="", raw_score=0.0, late_submission_penalty=0.0, score=0.0)
         else:
             penalty = submission.late_submission_penalty
-            row.update(timestamp=submission.timestamp, raw_score=submission.score,
-                       late_submission_penalty=penalty,
-                       score=max(0.0, submission.score - penalty))  # fmt: skip
+            row.update(
+                timestamp=submission.timestamp,
+                raw_score=submission.score,
+                late_submission_penalty=penalty,
+                score=max(0.0, submission.score - penalty),
+            )
             by_notebook = {nb.name: nb.score for nb in submission.notebooks}
         names = {nb.name for nb in assignment.notebooks}
         scores = [_text(by_notebook.get(n, 0.0)) if n in names else "" for n in notebooks]
