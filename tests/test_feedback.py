@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from autograder.course import SOLUTIONS
 from autograder.grading.executors import reasons
-from autograder.grading.judging.judge import Verdict, question_result
+from autograder.grading.judging.judge import BEFORE_FIRST, Verdict, question_result
 from autograder.grading.reporting.feedback import (
+    _plain,
     feedback_path,
     titles,
     verdict_text,
@@ -92,6 +93,13 @@ def test_questions_are_named_by_the_notebooks_headings(tmp_path):
     assert titles(NOTEBOOK)["test_two_layer_gradients"] == (
         "2. A two-layer ReLU network: two layer gradients"
     )
+    # code in a heading is shown as written, emphasis marks are not
+    assert titles("05_pytorch_nn_optim")["test_accumulated_gradient"] == (
+        "6. zero_grad(): gradients accumulate"
+    )
+    assert _plain("## 3. **Not** `named_parameters()`, _ever_ a_b") == (
+        "3. Not named_parameters(), ever a_b"
+    )
 
 
 def test_a_hand_grade_shows_its_points_and_comment_without_contradiction(tmp_path):
@@ -141,17 +149,26 @@ def test_verdict_text_is_the_graders_words():
     assert "kernel detail" not in verdict_text(broken)
 
 
-def test_a_hint_is_given_once():
-    """Is a question's hint added after its messages, but not again where the visible check's
-    reason already ends with it, and kept where the check gave another hint?"""
+def test_a_check_that_gives_its_own_hint_is_not_given_the_hidden_one():
+    """Where the visible check's reason (reasons.give) carries a hint of its own, is that the
+    only hint shown, whether or not it is the hidden test's; where it carries none, or no reason
+    is given, does the hidden test's hint follow the messages?"""
     hint = "use the central difference"
-    fixed = question_result("q", 2, Verdict(False, ["g: wrong on case 1"], hint))
-    assert fixed.messages == ["g: wrong on case 1", f"Hint: {hint}"]
-    said = reasons.wording(f"CheckFailed: g is wrong\n  Hint: {hint}")
-    explained = question_result("q", 2, Verdict(False, [said], hint))
-    assert explained.messages == [said]
-    other = reasons.wording("CheckFailed: g is wrong\n  Hint: record the loss first")
-    assert question_result("q", 2, Verdict(False, [other], hint)).messages[-1] == f"Hint: {hint}"
+    errors = {
+        "same": f"CheckFailed: g is wrong\n  Hint: {hint}",
+        "other": "CheckFailed: losses are wrong\n  Hint: record the loss before each update",
+        "none": "NotImplementedError",
+    }
+    verdicts = {q: Verdict(False, [BEFORE_FIRST], hint, explainable=True) for q in [*errors, "q"]}
+    verdicts["q"].explainable = False  # no reason: the fixed words stay
+    reasons.give(verdicts, errors, course=None, notebook=None, open_kernel=None, timeout_s=0)
+    shown = {q: question_result(q, 2, v).messages for q, v in verdicts.items()}
+    assert shown == {
+        "same": [reasons.wording(errors["same"])],
+        "other": [reasons.wording(errors["other"])],
+        "none": [reasons.wording(errors["none"]), f"Hint: {hint}"],
+        "q": [BEFORE_FIRST, f"Hint: {hint}"],
+    }
 
 
 def test_a_late_page_says_what_the_penalty_cost_and_what_counts(tmp_path):

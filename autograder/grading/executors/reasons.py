@@ -53,7 +53,7 @@ def give(
     instructor's log says why."""
     explainable = {question for question, verdict in verdicts.items() if verdict.explainable}
     for question in explainable & set(known):
-        verdicts[question].messages = [wording(bounded(known[question]))]
+        explained(verdicts[question], bounded(known[question]))
     asked = explainable - set(known)
     if not asked:
         return
@@ -64,7 +64,7 @@ def give(
         print(f"cs231n-grade: {course.name}: no reasons: {where(error)}", file=sys.stderr)
         return
     for question, error in found.items():
-        verdicts[question].messages = [wording(error)]
+        explained(verdicts[question], error)
 
 
 def visible_plan(course: Course, notebook: nbformat.NotebookNode) -> list[Item]:
@@ -105,3 +105,12 @@ def bounded(error: str) -> str:
 
 def wording(error: str) -> str:
     return REASON.format(error)
+
+
+def explained(verdict: Verdict, error: str) -> None:
+    """`verdict` saying what its check raised. A check that gives its own hint gave it for the
+    mistake it saw; the verdict's hint, the first hidden answer's (no answer was reached), is
+    then left out: it was written for another mistake and may point the student elsewhere."""
+    verdict.messages = [wording(error)]
+    if "Hint:" in error:
+        verdict.hint = ""

@@ -108,11 +108,8 @@ def question_result(
     question: str, max_points: float, verdict: Verdict, status: Status = Status.OK
 ) -> QuestionResult:
     """A question's result as every exporter reads it: its points, status and messages (the
-    verdict's, after the failed cell's status, and its hint last unless a message already
-    ends with it: a visible check's reason (reasons.py) often gives the same hint)."""
-    hint = f"Hint: {verdict.hint}" if verdict.hint else ""
-    shown = any(m.rstrip().endswith(hint) for m in verdict.messages)
-    messages = list(verdict.messages) + ([hint] if hint and not shown else [])
+    verdict's, after the failed cell's status, and its hint last)."""
+    messages = list(verdict.messages) + ([f"Hint: {verdict.hint}"] if verdict.hint else [])
     if status != Status.OK:
         messages.insert(0, f"a cell this question needs {STATUS_TEXT[status]}")
     points = float(max_points) if verdict.passed else 0.0

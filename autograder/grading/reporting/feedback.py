@@ -169,7 +169,11 @@ def titles(notebook: str) -> dict[str, str]:
 
 
 def _plain(heading: str) -> str:
-    return re.sub(r"[*_`]", "", heading.lstrip("#")).strip()
+    """A markdown heading as text: emphasis marks and backticks gone, code kept as written
+    (`zero_grad()` keeps its underscore)."""
+    parts = re.split(r"`([^`]*)`", heading.lstrip("#"))  # odd parts: inside backticks
+    prose = re.compile(r"\*+|(?<!\w)_+|_+(?!\w)")  # *a*, **a**, _a_, __a__; not snake_case
+    return "".join(p if i % 2 else prose.sub("", p) for i, p in enumerate(parts)).strip()
 
 
 def _humane(grade_id: str) -> str:
