@@ -45,12 +45,14 @@ has scored them.</p>
 {% for q in questions %}
 <div class="q">
   <div><b>{{ q.question }}</b><br><span class="num">{{ "%g"|format(q.max_points) }} points;
-  mean {{ "%.2f"|format(q.mean) }}, {{ "%.0f"|format(100 * q.full) }}% full,
-  {{ "%.0f"|format(100 * q.zero) }}% zero{% if q.awaiting %}, {{ q.awaiting }} awaiting a
+  {% if q.graded %}{{ q.graded }} graded: mean {{ "%.2f"|format(q.mean) }},
+  {{ "%.0f"|format(100 * q.full) }}% full, {{ "%.0f"|format(100 * q.zero) }}% zero
+  {%- else %}none graded yet{% endif %}{% if q.awaiting %}; {{ q.awaiting }} awaiting a
   hand grader{% endif %}</span></div>
   <img alt="histogram of the points of {{ q.question }}"
     src="data:image/svg+xml;base64,{{ q.svg }}">
-  <details><summary>lost points: {{ q.lost|length }} students</summary><ul>
+  <details><summary>lost points: {{ q.lost|length }} student{{ "" if q.lost|length == 1
+  else "s" }}</summary><ul>
   {% for student, points, reason in q.lost %}
     <li>{{ student }}: {{ "%g"|format(points) }} &mdash; {{ reason }}</li>
   {% endfor %}</ul></details>
@@ -96,6 +98,7 @@ class QuestionReport:
     question: str
     max_points: float
     mean: float
+    graded: int  # answers with points (the fractions below are of these)
     full: float  # fraction with full points
     zero: float
     awaiting: int
@@ -144,6 +147,7 @@ def question_report(question: str, found: list[tuple[str, QuestionResult]]) -> Q
     return QuestionReport(
         question=question,
         max_points=top,
+        graded=len(points),
         mean=statistics.mean(points) if points else 0.0,
         full=sum(p == top for p in points) / len(points) if points else 0.0,
         zero=sum(p == 0 for p in points) / len(points) if points else 0.0,

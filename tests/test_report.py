@@ -38,7 +38,21 @@ def test_a_class_of_300_gets_one_histogram_per_question_and_escaped_names():
     assert "ran out of time" in page  # the status text of a timeout, the grader's words
     assert "lost points: 60 students" in page  # test_training: every fifth timed out
     assert "lost points: 100 students" in page  # test_two_layer_loss: every third
-    assert "300 awaiting a" in page
+    assert "300 graded: mean 0.67," in page  # test_two_layer_loss
+    assert "none graded yet; 300 awaiting a" in page  # written_framework
+
+
+def test_fractions_are_of_the_graded_answers_and_one_student_is_one():
+    """Where one written answer is scored 0 and two await a hand grader, does the page say the
+    fractions are of the one graded, not that the class scored zero, and "1 student"?"""
+    results = klass(3)
+    results[0].questions[2] = QuestionResult("written_framework", 0.0, 2.0, Status.HAND)
+    page = report(results)
+    written = page[page.index("<b>written_framework</b>") :]
+    assert re.sub(r"\s+", " ", written[: written.index("</span>")]).endswith(
+        "2 points; 1 graded: mean 0.00, 0% full, 100% zero; 2 awaiting a hand grader"
+    )
+    assert "lost points: 1 student</summary>" in written
 
 
 def test_a_histogram_counts_the_students_at_each_score():
